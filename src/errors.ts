@@ -1,0 +1,83 @@
+/**
+ * The errors oak-sessions throws. Bad input from the network never throws
+ * (it yields a fresh session); these are for programmer mistakes and for
+ * stores that fail.
+ *
+ * @module
+ */
+
+/** Base class of every error oak-sessions throws on purpose. */
+export class SessionError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * An option, secret, table name or driver the programmer passed is not
+ * usable. Thrown where it was passed: at construction, or when the
+ * middleware is built.
+ *
+ * ```ts
+ * import { MemoryStore, Session } from "oak-sessions";
+ * try {
+ *   Session.initMiddleware(new MemoryStore(), { expireAfterSeconds: -1 });
+ * } catch (e) {
+ *   // SessionConfigError: expireAfterSeconds must be a positive integer ...
+ * }
+ * ```
+ */
+export class SessionConfigError extends TypeError {
+  constructor(message: string) {
+    super(message);
+    this.name = "SessionConfigError";
+  }
+}
+
+/**
+ * `session.set(key, value)` (or `flash`) got a value that JSON cannot carry
+ * faithfully: a function, symbol, BigInt, `undefined` in an array, a
+ * non-finite number, a circular structure, or a class instance such as
+ * `Map` or `Date`.
+ */
+export class SessionValueError extends TypeError {
+  /** The session key whose value was rejected. */
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super(message);
+    this.name = "SessionValueError";
+    this.key = key;
+  }
+}
+
+/**
+ * A session does not fit its store (the cookie store's size limit). The
+ * client keeps its previous cookie: nothing is half-written.
+ */
+export class SessionTooLargeError extends SessionError {
+  /** Bytes the session needed. */
+  readonly size: number;
+  /** Bytes the store allows. */
+  readonly limit: number;
+  constructor(message: string, size: number, limit: number) {
+    super(message);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
+ * The store could not be reached or failed (server down, refusing, timing
+ * out, or answering garbage). Oak answers it with status 503; nothing
+ * already stored is lost, and the next request after recovery works.
+ */
+export class SessionStoreError extends SessionError {
+  /** HTTP status Oak uses for the response. */
+  readonly status: number = 503;
+  /** Do not show the message to the client. */
+  readonly expose = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
