@@ -1,0 +1,91 @@
+/**
+ * Base64url (RFC 4648 section 5) without padding, on plain `Uint8Array`s, so
+ * the same code runs on every runtime without `Buffer` or `atob`.
+ *
+ * Decoding is strict: it accepts only the canonical encoding of some bytes.
+ * Anything else (padding, whitespace, characters outside the alphabet, an
+ * impossible length, non-zero unused trailing bits) gives `null`. Strictness
+ * matters for sealed cookies: every distinct string must be a distinct value,
+ * so no edit of a cookie can decode to the bytes it came from.
+ *
+ * @module
+ */
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** Character code -> 6-bit value, or -1 outside the alphabet. */
+const DECODE = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+/**
+ * The unpadded base64url text of `bytes`.
+ *
+ * ```ts
+ * import { encodeBase64Url } from "./base64url.ts";
+ * encodeBase64Url(new Uint8Array([251, 255])); // "-_8"
+ * ```
+ */
+export function encodeBase64Url(bytes: Uint8Array): string {
+  let out = "";
+  const full = bytes.length - (bytes.length % 3);
+  for (let i = 0; i < full; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] +
+      ALPHABET[n & 63];
+  }
+  const rest = bytes.length - full;
+  if (rest === 1) {
+    const n = bytes[full];
+    out += ALPHABET[n >> 2] + ALPHABET[(n & 3) << 4];
+  } else if (rest === 2) {
+    const n = (bytes[full] << 8) | bytes[full + 1];
+    out += ALPHABET[n >> 10] + ALPHABET[(n >> 4) & 63] + ALPHABET[(n & 15) << 2];
+  }
+  return out;
+}
+
+/**
+ * The bytes that `s` encodes, or `null` when `s` is not the canonical unpadded
+ * base64url encoding of any bytes. Never throws, whatever `s` is.
+ *
+ * ```ts
+ * import { decodeBase64Url } from "./base64url.ts";
+ * decodeBase64Url("-_8"); // Uint8Array [251, 255]
+ * decodeBase64Url("-_8="); // null (padding is not accepted)
+ * decodeBase64Url("-_9"); // null (unused bits set: not canonical)
+ * ```
+ */
+export function decodeBase64Url(s: string): Uint8Array | null {
+  if (typeof s !== "string") return null;
+  const len = s.length;
+  const tail = len % 4;
+  if (tail === 1) return null;
+  const out = new Uint8Array(((len - tail) / 4) * 3 + (tail === 0 ? 0 : tail - 1));
+  let o = 0;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const a = sextet(s, i), b = sextet(s, i + 1), c = sextet(s, i + 2), d = sextet(s, i + 3);
+    if ((a | b | c | d) < 0) return null;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 255;
+    out[o++] = n & 255;
+  }
+  if (tail === 2) {
+    const a = sextet(s, i), b = sextet(s, i + 1);
+    if ((a | b) < 0 || (b & 15) !== 0) return null;
+    out[o] = (a << 2) | (b >> 4);
+  } else if (tail === 3) {
+    const a = sextet(s, i), b = sextet(s, i + 1), c = sextet(s, i + 2);
+    if ((a | b | c) < 0 || (c & 3) !== 0) return null;
+    const n = (a << 10) | (b << 4) | (c >> 2);
+    out[o++] = n >> 8;
+    out[o] = n & 255;
+  }
+  return out;
+}
+
+function sextet(s: string, i: number): number {
+  const code = s.charCodeAt(i);
+  return code < 128 ? DECODE[code] : -1;
+}
