@@ -1,0 +1,43 @@
+/**
+ * oak-sessions: cookie-based web sessions for the Oak web framework, on
+ * Node.js and Deno, with memory, encrypted-cookie, SQLite, Redis and Webdis
+ * stores.
+ *
+ * ```ts
+ * import { Application } from "@oakserver/oak";
+ * import { Session } from "oak-sessions";
+ *
+ * const app = new Application();
+ * app.use(Session.initMiddleware());
+ * app.use((ctx) => {
+ *   const count = (ctx.state.session.get("count") ?? 0) + 1;
+ *   ctx.state.session.set("count", count);
+ *   ctx.response.body = `visit ${count}`;
+ * });
+ * ```
+ *
+ * @module
+ */
+export { Session, type SessionShape } from "./src/session.ts";
+export type { OakContextLike, SessionMiddleware } from "./src/middleware.ts";
+export type { SessionOptions } from "./src/options.ts";
+export type { CookieGetOptions, CookieSetOptions } from "./src/cookie_options.ts";
+export {
+  SessionConfigError,
+  SessionError,
+  SessionStoreError,
+  SessionTooLargeError,
+  SessionValueError,
+} from "./src/errors.ts";
+export type {
+  ClientStore,
+  CookieJar,
+  JsonFields,
+  SealedSession,
+  ServerStore,
+  SessionChange,
+  SessionRecord,
+  SessionStore,
+} from "./src/store.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
+import "./src/oak_context.ts";

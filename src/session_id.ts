@@ -1,0 +1,29 @@
+/**
+ * Session IDs and the keys stores keep them under.
+ *
+ * An ID is 256 random bits from `crypto.getRandomValues`, base64url (43
+ * characters). Server-side stores never see it: they get its SHA-256, so a
+ * leaked store dump holds no usable session.
+ *
+ * @module
+ */
+import { encodeBase64Url } from "./base64url.ts";
+
+const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+const encoder = new TextEncoder();
+
+/** A new session ID: 32 random bytes, base64url. */
+export function newSessionId(): string {
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** Whether `value` has the shape of an ID we issue (garbage never reaches a store). */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === "string" && ID_SHAPE.test(value);
+}
+
+/** The key a server-side store keeps session `id` under: SHA-256, base64url. */
+export async function sessionKey(id: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(id));
+  return encodeBase64Url(new Uint8Array(digest));
+}

@@ -1,0 +1,143 @@
+/**
+ * MemoryStore: sessions in this process's memory. For development, tests and
+ * single-process apps that accept losing sessions on restart.
+ *
+ * @module
+ */
+import { SessionConfigError } from "../errors.ts";
+import {
+  applyChange,
+  emptyFields,
+  type JsonFields,
+  type ServerStore,
+  type SessionChange,
+  type SessionRecord,
+} from "../store.ts";
+
+/** Options of `new MemoryStore(options)`. */
+export interface MemoryStoreOptions {
+  /** Keep at most this many sessions; the oldest go first. Default: no bound. */
+  maxSessions?: number;
+  /** Expired sessions are swept at most once per this many seconds, during normal calls. Default 60. */
+  sweepIntervalSeconds?: number;
+}
+
+function copyFields(fields: JsonFields): JsonFields {
+  const out = emptyFields();
+  for (const k in fields) out[k] = fields[k];
+  return out;
+}
+
+function copyRecord(r: SessionRecord): SessionRecord {
+  return {
+    data: copyFields(r.data),
+    flash: copyFields(r.flash),
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+  };
+}
+
+/**
+ * Sessions in memory. It hands out copies (a request never shares live
+ * objects with another), sweeps expired sessions as it goes, and with
+ * `maxSessions` holds a bounded number (the oldest are dropped first).
+ *
+ * ```ts
+ * import { MemoryStore, Session } from "oak-sessions";
+ * const session = new Session(new MemoryStore({ maxSessions: 10_000 }));
+ * ```
+ */
+export class MemoryStore implements ServerStore {
+  readonly kind = "server";
+  // A Map keeps insertion order, which is creation order: the oldest come first.
+  #sessions = new Map<string, SessionRecord>();
+  #maxSessions: number;
+  #sweepMs: number;
+  #lastSweep = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const { maxSessions = Infinity, sweepIntervalSeconds = 60 } = options;
+    if (maxSessions !== Infinity && (!Number.isInteger(maxSessions) || maxSessions < 1)) {
+      throw new SessionConfigError(
+        `MemoryStore: maxSessions must be a positive integer, got ${String(maxSessions)}`,
+      );
+    }
+    if (!Number.isInteger(sweepIntervalSeconds) || sweepIntervalSeconds < 0) {
+      throw new SessionConfigError(
+        `MemoryStore: sweepIntervalSeconds must be a non-negative integer, got ${
+          String(sweepIntervalSeconds)
+        }`,
+      );
+    }
+    this.#maxSessions = maxSessions;
+    this.#sweepMs = sweepIntervalSeconds * 1000;
+  }
+
+  /** How many sessions the store holds (expired ones not yet swept included). */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  #live(key: string, now: number): SessionRecord | undefined {
+    if (now - this.#lastSweep >= this.#sweepMs) this.cleanup(now);
+    const record = this.#sessions.get(key);
+    if (record === undefined) return undefined;
+    if (record.expiresAt <= now) {
+      this.#sessions.delete(key);
+      return undefined;
+    }
+    return record;
+  }
+
+  /** The session's record (a copy), or `null`. */
+  get(key: string, now: number): Promise<SessionRecord | null> {
+    const record = this.#live(key, now);
+    return Promise.resolve(record ? copyRecord(record) : null);
+  }
+
+  /** Store a new session, dropping the oldest when the bound is reached. */
+  create(key: string, record: SessionRecord, now: number): Promise<void> {
+    if (now - this.#lastSweep >= this.#sweepMs) this.cleanup(now);
+    this.#sessions.delete(key);
+    while (this.#sessions.size >= this.#maxSessions) {
+      const oldest = this.#sessions.keys().next().value as string;
+      this.#sessions.delete(oldest);
+    }
+    this.#sessions.set(key, copyRecord(record));
+    return Promise.resolve();
+  }
+
+  /** Apply a change set, if the session is still there. */
+  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+    const record = this.#live(key, now);
+    if (record === undefined) return Promise.resolve(false);
+    // Values are immutable strings; only the flash map is taken over whole.
+    applyChange(record, { ...change, flash: change.flash && copyFields(change.flash) });
+    return Promise.resolve(true);
+  }
+
+  /** Remove a session. */
+  delete(key: string): Promise<void> {
+    this.#sessions.delete(key);
+    return Promise.resolve();
+  }
+
+  /** Remove expired sessions now; returns how many went. */
+  cleanup(now: number = Date.now()): Promise<number> {
+    this.#lastSweep = now;
+    let removed = 0;
+    for (const [key, record] of this.#sessions) {
+      if (record.expiresAt <= now) {
+        this.#sessions.delete(key);
+        removed++;
+      }
+    }
+    return Promise.resolve(removed);
+  }
+
+  /** Drop every session. */
+  close(): Promise<void> {
+    this.#sessions.clear();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * The session logic shared by `RedisStore` and `WebdisStore`. Both speak to
+ * Redis; only the way a command travels differs (a client's socket or
+ * Webdis over HTTP), so each gives this module a {@link RedisTransport} and
+ * everything else (layout, script, parsing, errors) lives here once.
+ *
+ * Layout: a session is one Redis hash under `keyPrefix + key` (the key is
+ * already the SHA-256 of the session ID). Its fields:
+ *
+ * | field       | value                                                  |
+ * | ----------- | ------------------------------------------------------ |
+ * | `d:<name>`  | JSON text of the user's key `<name>`                    |
+ * | `f:<name>`  | JSON text of flash value `<name>`                       |
+ * | `m:c`       | created-at, milliseconds since the epoch               |
+ * | `m:e`       | expires-at, milliseconds since the epoch (`inf`: never) |
+ *
+ * Reading is one `HGETALL`. Creating and updating are one Lua script (sent
+ * by `EVALSHA`, falling back to `EVAL` when the server does not have it
+ * cached), so a change set is applied atomically, touches only the fields it
+ * changed, does nothing once the session is gone (delete wins over a slow
+ * request), and sets the key's TTL so Redis drops dead sessions by itself.
+ *
+ * @module
+ */
+import { SessionStoreError, SessionValueError } from "../errors.ts";
+import {
+  emptyFields,
+  type JsonFields,
+  type SessionChange,
+  type SessionRecord,
+} from "../store.ts";
+
+/**
+ * How a command reaches Redis. `call` resolves with the reply as plain
+ * values (strings, numbers, `null`, arrays; a hash may come as an array of
+ * field/value pairs, a `Map` or an object) and rejects with a
+ * {@link RedisReplyError} for an error reply, or with anything else for a
+ * transport failure.
+ */
+export interface RedisTransport {
+  /** Send `args` (command name first). `key` is the one key it touches (cluster routing). */
+  call(key: string, args: string[]): Promise<unknown>;
+}
+
+/** An error reply from Redis (`-ERR ...`, `-NOSCRIPT ...`), as opposed to a transport failure. */
+export class RedisReplyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RedisReplyError";
+  }
+}
+
+// One script for create (`c`) and update (`u`). ARGV:
+//  1 op, 2 now, 3 expiresAt text, 4 TTL in ms ("inf": none, <= 0: already over),
+//  5 createdAt (create) or clear flag (update), 6 flash flag ("1": replace),
+//  7 number of fields to set, 8 number of fields to delete,
+//  then the field/value pairs to set, the fields to delete, the flash field/value pairs.
+// Fields are set one call at a time: unpacking thousands of arguments into one
+// HSET would overflow Lua's C stack. No argument is ever an empty string, as
+// Webdis drops empty path segments.
+const WRITE_SCRIPT = `local key = KEYS[1]
+local op = ARGV[1]
+if op == 'u' then
+  local e = redis.call('HGET', key, 'm:e')
+  if not e then return 0 end
+  if e ~= 'inf' then
+    local n = tonumber(e)
+    if not n or n <= tonumber(ARGV[2]) then return 0 end
+  end
+  if ARGV[5] == '1' or ARGV[6] == '1' then
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+      local p = string.sub(f, 1, 2)
+      if (p == 'd:' and ARGV[5] == '1') or (p == 'f:' and ARGV[6] == '1') then
+        redis.call('HDEL', key, f)
+      end
+    end
+  end
+else
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'm:c', ARGV[5])
+end
+redis.call('HSET', key, 'm:e', ARGV[3])
+local i = 9
+for _ = 1, tonumber(ARGV[7]) do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, tonumber(ARGV[8]) do
+  redis.call('HDEL', key, ARGV[i])
+  i = i + 1
+end
+if ARGV[6] == '1' then
+  while i < #ARGV do
+    redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+    i = i + 2
+  end
+end
+if ARGV[4] == 'inf' then
+  redis.call('PERSIST', key)
+elseif tonumber(ARGV[4]) > 0 then
+  redis.call('PEXPIRE', key, ARGV[4])
+else
+  redis.call('DEL', key)
+end
+return 1`;
+
+let scriptSha: Promise<string> | undefined;
+
+/** SHA-1 of the script, as `EVALSHA` wants it; computed once per process. */
+function writeScriptSha(): Promise<string> {
+  scriptSha ??= crypto.subtle.digest("SHA-1", new TextEncoder().encode(WRITE_SCRIPT)).then(
+    (digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""),
+  );
+  return scriptSha;
+}
+
+/** The script's source, for tests and for operators who preload it (`SCRIPT LOAD`). */
+export const REDIS_WRITE_SCRIPT: string = WRITE_SCRIPT;
+
+const DATA = "d:";
+const FLASH = "f:";
+const CREATED = "m:c";
+const EXPIRES = "m:e";
+// A lone surrogate has no UTF-8 form: Redis clients would silently store U+FFFD
+// instead, and Webdis URLs cannot carry it at all.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const decoder = new TextDecoder();
+
+function timeText(ms: number): string {
+  return Number.isFinite(ms) ? String(ms) : "inf";
+}
+
+function parseTime(text: string | undefined): number {
+  if (text === undefined) return NaN;
+  if (text === "inf") return Infinity;
+  return text === "" ? NaN : Number(text);
+}
+
+function field(prefix: string, name: string): string {
+  if (LONE_SURROGATE.test(name)) {
+    throw new SessionValueError(
+      name,
+      `session key ${JSON.stringify(name)} holds a lone UTF-16 surrogate, which Redis (UTF-8) ` +
+        "cannot store; use keys that are well-formed Unicode",
+    );
+  }
+  return prefix + name;
+}
+
+function replyText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return decoder.decode(value);
+  return undefined;
+}
+
+/**
+ * A hash reply as field/value pairs: RESP2 gives a flat array, RESP3 clients
+ * a `Map` or a plain object, Webdis a JSON object.
+ */
+function hashEntries(reply: unknown): Array<[string, string]> | null {
+  const out: Array<[string, string]> = [];
+  const push = (f: unknown, v: unknown): boolean => {
+    const ft = replyText(f);
+    const vt = replyText(v);
+    if (ft === undefined || vt === undefined) return false;
+    out.push([ft, vt]);
+    return true;
+  };
+  if (Array.isArray(reply)) {
+    if (reply.length % 2 !== 0) return null;
+    for (let i = 0; i < reply.length; i += 2) if (!push(reply[i], reply[i + 1])) return null;
+    return out;
+  }
+  if (reply instanceof Map) {
+    for (const [f, v] of reply) if (!push(f, v)) return null;
+    return out;
+  }
+  if (reply !== null && typeof reply === "object" && !(reply instanceof Uint8Array)) {
+    for (const f of Object.keys(reply)) if (!push(f, (reply as Record<string, unknown>)[f])) return null;
+    return out;
+  }
+  return null;
+}
+
+/** Options of {@link RedisSessionLogic}. */
+export interface RedisSessionLogicOptions {
+  /** Prefix of every session's Redis key. */
+  keyPrefix: string;
+  /** Name used in error messages, e.g. `RedisStore`. */
+  storeName: string;
+}
+
+/**
+ * The store operations over a {@link RedisTransport}. `RedisStore` and
+ * `WebdisStore` delegate to it; it is not part of the public API.
+ *
+ * ```ts
+ * const logic = new RedisSessionLogic(transport, { keyPrefix: "session_", storeName: "RedisStore" });
+ * const record = await logic.get(key, Date.now());
+ * ```
+ */
+export class RedisSessionLogic {
+  readonly #transport: RedisTransport;
+  readonly #prefix: string;
+  readonly #name: string;
+
+  constructor(transport: RedisTransport, options: RedisSessionLogicOptions) {
+    this.#transport = transport;
+    this.#prefix = options.keyPrefix;
+    this.#name = options.storeName;
+  }
+
+  /** The Redis key of session `key`. */
+  redisKey(key: string): string {
+    return this.#prefix + key;
+  }
+
+  async get(key: string, now: number): Promise<SessionRecord | null> {
+    const reply = await this.#call(key, ["HGETALL", this.redisKey(key)]);
+    const entries = hashEntries(reply);
+    if (entries === null) {
+      throw new SessionStoreError(
+        `${this.#name}: Redis answered HGETALL with an unexpected reply (${describe(reply)})`,
+      );
+    }
+    if (entries.length === 0) return null;
+    const data = emptyFields();
+    const flash = emptyFields();
+    let createdAt = NaN;
+    let expiresAt = NaN;
+    for (const [f, v] of entries) {
+      if (f.startsWith(DATA)) data[f.slice(2)] = v;
+      else if (f.startsWith(FLASH)) flash[f.slice(2)] = v;
+      else if (f === CREATED) createdAt = parseTime(v);
+      else if (f === EXPIRES) expiresAt = parseTime(v);
+    }
+    // A hash without our metadata is not a session we wrote: treat it as absent.
+    if (Number.isNaN(createdAt) || Number.isNaN(expiresAt) || expiresAt <= now) return null;
+    return { data, flash, createdAt, expiresAt };
+  }
+
+  async create(key: string, record: SessionRecord, now: number): Promise<void> {
+    const sets = pairs(DATA, record.data);
+    const flash = pairs(FLASH, record.flash);
+    await this.#write(key, [
+      "c",
+      String(now),
+      timeText(record.expiresAt),
+      ttlText(record.expiresAt, now),
+      timeText(record.createdAt),
+      "1",
+      String(sets.length / 2),
+      "0",
+      ...sets,
+      ...flash,
+    ]);
+  }
+
+  async update(key: string, change: SessionChange, now: number): Promise<boolean> {
+    const sets = pairs(DATA, change.set);
+    const deletes = change.delete.map((name) => field(DATA, name));
+    const flash = change.flash === null ? [] : pairs(FLASH, change.flash);
+    const reply = await this.#write(key, [
+      "u",
+      String(now),
+      timeText(change.expiresAt),
+      ttlText(change.expiresAt, now),
+      change.clear ? "1" : "0",
+      change.flash === null ? "0" : "1",
+      String(sets.length / 2),
+      String(deletes.length),
+      ...sets,
+      ...deletes,
+      ...flash,
+    ]);
+    return reply === 1;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#call(key, ["DEL", this.redisKey(key)]);
+  }
+
+  /** Run the write script: `EVALSHA`, then `EVAL` when the server lost its script cache. */
+  async #write(key: string, argv: string[]): Promise<number> {
+    const sha = await writeScriptSha();
+    const tail = ["1", this.redisKey(key), ...argv];
+    let reply: unknown;
+    try {
+      reply = await this.#transport.call(key, ["EVALSHA", sha, ...tail]);
+    } catch (error) {
+      if (!(error instanceof RedisReplyError && error.message.startsWith("NOSCRIPT"))) {
+        throw this.#storeError(error);
+      }
+      reply = await this.#call(key, ["EVAL", WRITE_SCRIPT, ...tail]);
+    }
+    if (typeof reply === "string" && /^[01]$/.test(reply)) reply = Number(reply);
+    if (reply !== 0 && reply !== 1) {
+      throw new SessionStoreError(
+        `${this.#name}: Redis answered the session script with an unexpected reply (${
+          describe(reply)
+        })`,
+      );
+    }
+    return reply;
+  }
+
+  async #call(key: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.#transport.call(key, args);
+    } catch (error) {
+      throw this.#storeError(error);
+    }
+  }
+
+  #storeError(error: unknown): SessionStoreError {
+    if (error instanceof SessionStoreError) return error;
+    const detail = error instanceof Error ? error.message : String(error);
+    const what = error instanceof RedisReplyError ? "Redis answered with an error" : "Redis failed";
+    return new SessionStoreError(`${this.#name}: ${what}: ${detail}`, { cause: error });
+  }
+}
+
+function pairs(prefix: string, fields: JsonFields): string[] {
+  const out: string[] = [];
+  for (const name in fields) out.push(field(prefix, name), fields[name]);
+  return out;
+}
+
+// Beyond this (over 30,000 years) a TTL is "never": PEXPIRE would overflow.
+const MAX_TTL_MS = 1e15;
+
+function ttlText(expiresAt: number, now: number): string {
+  const ttl = Math.ceil(expiresAt - now);
+  if (Number.isNaN(ttl)) return "0";
+  return ttl >= MAX_TTL_MS ? "inf" : String(ttl);
+}
+
+function describe(reply: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(reply) ?? String(reply);
+  } catch {
+    text = String(reply);
+  }
+  return text.length > 80 ? text.slice(0, 80) + "..." : text;
+}
