@@ -1,0 +1,520 @@
+/**
+ * `SqliteStore`: sessions in a SQLite database the application already has
+ * open, through any of the drivers in `sqlite_drivers.ts`.
+ *
+ * One row per session, keyed by the SHA-256 session key. `data` and `flash`
+ * hold JSON objects of key -> JSON text (the store's own field maps, so a
+ * read is one `JSON.parse` per column). Times are milliseconds since the
+ * epoch; `expires_at` is indexed so the sweep never scans the table.
+ *
+ * @module
+ */
+import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import {
+  applyChange,
+  emptyFields,
+  type JsonFields,
+  type ServerStore,
+  type SessionChange,
+  type SessionRecord,
+} from "../store.ts";
+import {
+  configError,
+  connectSqlite,
+  isBusyError,
+  isReadonlyError,
+  messageOf,
+  type SqlConnection,
+  type SqliteDatabase,
+  type SqlStatement,
+} from "./sqlite_drivers.ts";
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * Switch the database to write-ahead logging when the store opens it, so
+   * readers never wait for a writer. Default `true`. It changes the file's
+   * journal mode for every connection; pass `false` to keep yours.
+   */
+  walMode?: boolean;
+  /**
+   * How long (ms) a call waits for another connection's write lock before
+   * failing with `SessionStoreError`. Default `5000`. `null` keeps the
+   * connection's own busy timeout.
+   */
+  busyTimeoutMs?: number | null;
+  /**
+   * The store deletes expired sessions at most once per this many seconds,
+   * during a normal call. Default `300`; `0` turns the automatic sweep off
+   * (call `cleanup()` yourself).
+   */
+  cleanupIntervalSeconds?: number;
+}
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * The SQL `SqliteStore` runs for a table, exposed so it can be audited (for
+ * example with `EXPLAIN QUERY PLAN`). The table name must already be valid.
+ *
+ * ```ts
+ * import { sqliteStatements } from "oak-sessions";
+ * console.log(sqliteStatements("sessions").get);
+ * ```
+ */
+export function sqliteStatements(tableName: string): {
+  createTable: string;
+  createIndex: string;
+  columns: string;
+  get: string;
+  create: string;
+  touch: string;
+  write: string;
+  delete: string;
+  sweep: string;
+} {
+  checkTableName(tableName);
+  // The name is a validated identifier, so quoting it is enough; every value
+  // travels as a bound parameter.
+  const t = `"${tableName}"`;
+  return {
+    createTable: `CREATE TABLE IF NOT EXISTS ${t} (` +
+      "key TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, flash TEXT NOT NULL, " +
+      "created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
+    createIndex: `CREATE INDEX IF NOT EXISTS "${tableName}_expires_at" ON ${t} (expires_at)`,
+    columns: `SELECT key, data, flash, created_at, expires_at FROM ${t} LIMIT 0`,
+    // Times are read as REAL: @db/sqlite reads INTEGER columns as 32-bit
+    // unless the user's connection enables int64, and better-sqlite3 may be
+    // set to return BigInt. A double holds every millisecond timestamp.
+    get: "SELECT data, flash, CAST(created_at AS REAL) AS created, " +
+      `CAST(expires_at AS REAL) AS expires FROM ${t} WHERE key = ? AND expires_at > ?`,
+    create: `INSERT OR REPLACE INTO ${t} (key, data, flash, created_at, expires_at) ` +
+      "VALUES (?, ?, ?, ?, ?)",
+    touch: `UPDATE ${t} SET expires_at = ? WHERE key = ? AND expires_at > ?`,
+    write: `UPDATE ${t} SET data = ?, flash = ?, expires_at = ? WHERE key = ?`,
+    delete: `DELETE FROM ${t} WHERE key = ?`,
+    sweep: `DELETE FROM ${t} WHERE expires_at <= ?`,
+  };
+}
+
+function checkTableName(tableName: unknown): asserts tableName is string {
+  if (typeof tableName !== "string") {
+    throw new SessionConfigError(
+      `SqliteStore: the table name must be a string, got ${typeof tableName}; pass options as ` +
+        'the third argument: new SqliteStore(db, "sessions", { ... })',
+    );
+  }
+  if (!TABLE_NAME.test(tableName)) {
+    throw new SessionConfigError(
+      `SqliteStore: table name ${JSON.stringify(tableName)} is not an identifier; use 1 to 63 ` +
+        "letters, digits and _, not starting with a digit",
+    );
+  }
+  if (/^sqlite_/i.test(tableName)) {
+    throw new SessionConfigError(
+      `SqliteStore: table name ${JSON.stringify(tableName)} is reserved by SQLite (sqlite_...); ` +
+        "choose another",
+    );
+  }
+}
+
+interface Settings {
+  walMode: boolean;
+  busyTimeoutMs: number | null;
+  cleanupIntervalMs: number;
+}
+
+const OPTION_NAMES = ["walMode", "busyTimeoutMs", "cleanupIntervalSeconds"];
+
+function checkOptions(options: unknown): Settings {
+  if (options === undefined) options = {};
+  if (typeof options !== "object" || options === null) {
+    throw new SessionConfigError("SqliteStore: options must be an object");
+  }
+  const o = options as Record<string, unknown>;
+  for (const name of Object.keys(o)) {
+    if (!OPTION_NAMES.includes(name)) {
+      throw new SessionConfigError(
+        `SqliteStore: unknown option ${JSON.stringify(name)}; the options are ` +
+          OPTION_NAMES.join(", "),
+      );
+    }
+  }
+  const walMode = o.walMode ?? true;
+  if (typeof walMode !== "boolean") {
+    throw new SessionConfigError("SqliteStore: walMode must be true or false");
+  }
+  const busyTimeoutMs = o.busyTimeoutMs === undefined ? 5000 : o.busyTimeoutMs;
+  if (
+    busyTimeoutMs !== null &&
+    !(Number.isInteger(busyTimeoutMs) && (busyTimeoutMs as number) >= 0 &&
+      (busyTimeoutMs as number) <= 0x7fffffff)
+  ) {
+    throw new SessionConfigError(
+      "SqliteStore: busyTimeoutMs must be a whole number of milliseconds (0 or more), or null " +
+        "to keep the connection's own",
+    );
+  }
+  const interval = o.cleanupIntervalSeconds ?? 300;
+  if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
+    throw new SessionConfigError(
+      "SqliteStore: cleanupIntervalSeconds must be a number of seconds, 0 or more (0 turns the " +
+        "automatic sweep off)",
+    );
+  }
+  return {
+    walMode,
+    busyTimeoutMs: busyTimeoutMs as number | null,
+    cleanupIntervalMs: interval * 1000,
+  };
+}
+
+type Statements =
+  & Record<
+    Exclude<keyof ReturnType<typeof sqliteStatements>, "createTable" | "createIndex" | "columns">,
+    SqlStatement
+  >
+  & {
+    begin: SqlStatement;
+    commit: SqlStatement;
+    rollback: SqlStatement;
+  };
+
+/**
+ * Sessions in a SQLite database. Pass the connection you already have open;
+ * the store creates its table and index when they are absent and keeps the
+ * sessions of an existing file. Several processes may share one file:
+ * updates are transactions, so no process loses another's changes, and a
+ * deleted session stays deleted.
+ *
+ * ```ts
+ * import Database from "better-sqlite3"; // or DatabaseSync from "node:sqlite"
+ * import { Application } from "@oakserver/oak";
+ * import { Session, SqliteStore } from "oak-sessions";
+ *
+ * const store = new SqliteStore(new Database("sessions.db"));
+ * const app = new Application();
+ * app.use(Session.initMiddleware(store));
+ * ```
+ *
+ * Throws `SessionConfigError` at construction for an unknown driver, a table
+ * name that is not an identifier, or a schema it cannot create (a read-only
+ * file without the table). A failing call throws `SessionStoreError`.
+ */
+export class SqliteStore implements ServerStore {
+  /** Marks this as a server-side store for the middleware. */
+  readonly kind = "server" as const;
+  /** The table the sessions live in. */
+  readonly tableName: string;
+  /** The driver the store recognised: "better-sqlite3", "node:sqlite", "@db/sqlite" or "x/sqlite". */
+  readonly driver: string;
+  readonly #conn: SqlConnection;
+  readonly #s: Statements;
+  readonly #busyTimeoutMs: number | null;
+  readonly #cleanupIntervalMs: number;
+  #nextSweepAt = -Infinity;
+  #closed = false;
+
+  constructor(
+    db: SqliteDatabase,
+    tableName: string = "sessions",
+    options: SqliteStoreOptions = {},
+  ) {
+    checkTableName(tableName);
+    const settings = checkOptions(options);
+    const conn = connectSqlite(db);
+    this.tableName = tableName;
+    this.driver = conn.driver;
+    this.#conn = conn;
+    this.#busyTimeoutMs = settings.busyTimeoutMs;
+    this.#cleanupIntervalMs = settings.cleanupIntervalMs;
+    const sql = sqliteStatements(tableName);
+    openSchema(conn, tableName, sql, settings);
+    this.#s = prepareStatements(conn, sql);
+  }
+
+  /**
+   * The session under `key`, or `null` when it is absent, expired at `now`,
+   * or its row is not readable (corrupt rows read as no session).
+   */
+  get(key: string, now: number): Promise<SessionRecord | null> {
+    return this.#call("read the session", now, () => {
+      const row = this.#s.get.get([key, now]);
+      return row ? decodeRow(row, now) : null;
+    });
+  }
+
+  /** Stores `record` under `key`, replacing any session there. */
+  create(key: string, record: SessionRecord, now: number): Promise<void> {
+    return this.#call("store the session", now, () => {
+      this.#s.create.run([
+        key,
+        JSON.stringify(record.data),
+        JSON.stringify(record.flash),
+        record.createdAt,
+        record.expiresAt,
+      ]);
+    });
+  }
+
+  /**
+   * Applies `change` in one transaction, only if the session exists and has
+   * not expired at `now`. Returns whether it did.
+   */
+  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+    return this.#call("update the session", now, () => {
+      // A change that only moves the expiry (a refresh) is one statement,
+      // atomic on its own; it needs no read.
+      if (
+        !change.clear && change.flash === null && change.delete.length === 0 &&
+        isEmpty(change.set)
+      ) {
+        return this.#s.touch.run([change.expiresAt, key, now]) > 0;
+      }
+      // BEGIN IMMEDIATE takes the write lock before the read, so no other
+      // connection can change or delete the row between our read and write.
+      // Everything from BEGIN to COMMIT runs synchronously: no other request
+      // of this process can interleave either.
+      this.#s.begin.run([]);
+      try {
+        const row = this.#s.get.get([key, now]);
+        const record = row ? decodeRow(row, now) : null;
+        if (!record) {
+          this.#s.rollback.run([]);
+          return false;
+        }
+        applyChange(record, change);
+        this.#s.write.run([
+          JSON.stringify(record.data),
+          JSON.stringify(record.flash),
+          record.expiresAt,
+          key,
+        ]);
+        this.#s.commit.run([]);
+        return true;
+      } catch (e) {
+        try {
+          this.#s.rollback.run([]);
+        } catch {
+          // SQLite may already have rolled back (e.g. after SQLITE_FULL);
+          // the original error is the one worth reporting.
+        }
+        throw e;
+      }
+    });
+  }
+
+  /** Removes the session under `key`; nothing happens when there is none. */
+  delete(key: string): Promise<void> {
+    return this.#call("delete the session", undefined, () => {
+      this.#s.delete.run([key]);
+    });
+  }
+
+  /**
+   * Deletes every session expired at `now` (default: the current time) and
+   * returns how many went. One indexed `DELETE`.
+   *
+   * ```ts
+   * const removed = await store.cleanup();
+   * ```
+   */
+  cleanup(now: number = Date.now()): Promise<number> {
+    if (typeof now !== "number" || !Number.isFinite(now)) {
+      return Promise.reject(
+        new SessionConfigError("SqliteStore: cleanup(now) needs milliseconds since the epoch"),
+      );
+    }
+    return this.#call("delete expired sessions", undefined, () => {
+      const removed = this.#s.sweep.run([now]);
+      this.#nextSweepAt = now + this.#cleanupIntervalMs;
+      return removed;
+    });
+  }
+
+  /**
+   * Releases the store's prepared statements (drivers such as x/sqlite
+   * refuse to close a database that still has some). The connection stays
+   * open: it is yours. The store cannot be used afterwards.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const stmt of Object.values(this.#s)) stmt.finalize();
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Runs `fn` (synchronous, like every supported driver) and settles the
+   * promise with its result, or with a SessionStoreError: a failing store
+   * rejects, it never throws at the caller. With `now`, the call may also
+   * carry the automatic sweep.
+   */
+  #call<T>(what: string, now: number | undefined, fn: () => T): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new SessionStoreError(`SqliteStore: cannot ${what}: the store was closed`),
+      );
+    }
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      return Promise.reject(this.#storeError(what, e));
+    }
+    if (now !== undefined) this.#maybeSweep(now);
+    return Promise.resolve(result);
+  }
+
+  #storeError(what: string, e: unknown): SessionStoreError {
+    let reason: string;
+    if (isBusyError(e)) {
+      const waited = this.#busyTimeoutMs === null
+        ? "the connection's busy timeout"
+        : `busyTimeoutMs (${this.#busyTimeoutMs} ms)`;
+      reason = `the database stayed locked by another connection for longer than ${waited}`;
+    } else if (isReadonlyError(e)) {
+      reason = `the database is read-only (${messageOf(e)}); open it writable`;
+    } else {
+      reason = `${this.#conn.driver} failed: ${messageOf(e)}`;
+    }
+    return new SessionStoreError(`SqliteStore: cannot ${what}: ${reason}`, { cause: e });
+  }
+
+  // The sweep rides on normal traffic at most once per interval, so no timer
+  // keeps the process alive and no request pays for it more than once.
+  #maybeSweep(now: number): void {
+    if (this.#cleanupIntervalMs === 0 || now < this.#nextSweepAt || this.#closed) return;
+    this.#nextSweepAt = now + this.#cleanupIntervalMs;
+    try {
+      this.#s.sweep.run([now]);
+    } catch {
+      // Housekeeping must not fail the request that carried it (the database
+      // may be busy or read-only); the next interval tries again, and
+      // cleanup() reports errors.
+    }
+  }
+}
+
+function openSchema(
+  conn: SqlConnection,
+  tableName: string,
+  sql: ReturnType<typeof sqliteStatements>,
+  settings: Settings,
+): void {
+  if (settings.busyTimeoutMs !== null) {
+    // A validated integer, not text from anywhere else: pragmas take no
+    // bound parameters.
+    conn.exec(`PRAGMA busy_timeout = ${settings.busyTimeoutMs}`);
+  }
+  if (settings.walMode) {
+    try {
+      conn.exec("PRAGMA journal_mode = WAL");
+    } catch (e) {
+      // A read-only connection can still read its sessions; its writes fail
+      // with a clear SessionStoreError.
+      if (!isReadonlyError(e)) {
+        throw configError(
+          `SqliteStore: cannot switch the database to WAL (${messageOf(e)}); pass ` +
+            "{ walMode: false } to keep its journal mode",
+          e,
+        );
+      }
+    }
+  }
+  const cannotCreate = (e: unknown) => {
+    const hint = isReadonlyError(e)
+      ? "the database is read-only: open it writable once so the table can be created"
+      : "check that the database is open and writable";
+    return configError(
+      `SqliteStore: cannot create table "${tableName}" (${messageOf(e)}); ${hint}`,
+      e,
+    );
+  };
+  try {
+    conn.exec(sql.createTable);
+  } catch (e) {
+    throw cannotCreate(e);
+  }
+  // An existing table of another shape (say, an older library's) must be
+  // named as such, before creating the index trips over its columns.
+  try {
+    conn.prepare(sql.columns).finalize();
+  } catch (e) {
+    throw configError(
+      `SqliteStore: table "${tableName}" exists but is not a SqliteStore table (${
+        messageOf(e)
+      }); ` +
+        "it needs the columns key, data, flash, created_at and expires_at. Choose another table " +
+        `name (new SqliteStore(db, "${tableName}_v2")) or drop the old table`,
+      e,
+    );
+  }
+  try {
+    conn.exec(sql.createIndex);
+  } catch (e) {
+    throw cannotCreate(e);
+  }
+}
+
+function prepareStatements(
+  conn: SqlConnection,
+  sql: ReturnType<typeof sqliteStatements>,
+): Statements {
+  return {
+    get: conn.prepare(sql.get),
+    create: conn.prepare(sql.create),
+    touch: conn.prepare(sql.touch),
+    write: conn.prepare(sql.write),
+    delete: conn.prepare(sql.delete),
+    sweep: conn.prepare(sql.sweep),
+    begin: conn.prepare("BEGIN IMMEDIATE"),
+    commit: conn.prepare("COMMIT"),
+    rollback: conn.prepare("ROLLBACK"),
+  };
+}
+
+function isEmpty(fields: JsonFields): boolean {
+  for (const _ in fields) return false;
+  return true;
+}
+
+/**
+ * A row as the session it holds, or `null` when any part of it is unreadable.
+ * The expiry is checked again because a non-numeric `expires_at` (written by
+ * hand) passes SQL's `expires_at > ?` and reads as 0.
+ */
+function decodeRow(row: unknown[], now: number): SessionRecord | null {
+  const data = decodeFields(row[0]);
+  const flash = decodeFields(row[1]);
+  const createdAt = row[2];
+  const expiresAt = row[3];
+  if (!data || !flash || !isTime(createdAt) || !isTime(expiresAt) || expiresAt <= now) {
+    return null;
+  }
+  return { data, flash, createdAt, expiresAt };
+}
+
+function isTime(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+function decodeFields(text: unknown): JsonFields | null {
+  if (typeof text !== "string") return null;
+  const fields = emptyFields();
+  if (text === "{}") return fields;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  for (const k of Object.keys(parsed)) {
+    const v = (parsed as Record<string, unknown>)[k];
+    if (typeof v !== "string") return null;
+    fields[k] = v;
+  }
+  return fields;
+}
