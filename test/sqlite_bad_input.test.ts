@@ -203,7 +203,8 @@ describe("SqliteStore refuses what is not a supported driver", () => {
     ["an empty object", {}],
     ["a Map", new Map()],
     ["a Redis-like client", { get() {}, set() {}, sendCommand() {} }],
-    ["half of the query shape", { query() {} }],
+    ["a query() that answers nothing", { query() {} }],
+    ["an async query() client (like pg)", { query: () => Promise.resolve({ rows: [] }) }],
   ];
   for (const [name, db] of cases) {
     it(`${name}: SessionConfigError naming the supported drivers`, () => {

@@ -8,9 +8,9 @@
  *   `get(...params)` / `run(...params)`, and `db.exec(sql)`. This is
  *   better-sqlite3's `Database`, `node:sqlite`'s `DatabaseSync` (Node 22+,
  *   Deno 2) and Deno's `@db/sqlite` `Database`.
- * - queries: `db.query(sql, params)` returning rows as arrays, and
- *   `db.execute(sql)`, as the `DB` of deno.land/x/sqlite; its
- *   `prepareQuery(sql)` is used when present.
+ * - queries: `db.query(sql, params)` returning rows as arrays (or an
+ *   iterable of them), as the `DB` of deno.land/x/sqlite; its `execute(sql)`
+ *   and `prepareQuery(sql)` are used when present.
  *
  * @module
  */
@@ -54,8 +54,8 @@ export interface PreparedStatementDatabase {
 }
 
 /**
- * A database queried with `query(sql, params)` (rows as arrays) and
- * `execute(sql)`, like the `DB` of deno.land/x/sqlite.
+ * A database queried with `query(sql, params)` (rows as arrays), like the
+ * `DB` of deno.land/x/sqlite.
  *
  * ```ts
  * import { DB } from "https://deno.land/x/sqlite@v3.9.1/mod.ts";
@@ -64,7 +64,7 @@ export interface PreparedStatementDatabase {
  */
 export interface QueryDatabase {
   query(sql: string, params?: SqlValue[]): unknown;
-  execute(sql: string): unknown;
+  execute?(sql: string): unknown;
 }
 
 /**
@@ -109,7 +109,7 @@ export function connectSqlite(db: unknown): SqlConnection {
   let conn: SqlConnection;
   if (isObject(db) && hasFunctions(db, "prepare", "exec")) {
     conn = preparedStatementShape(db, driverName(db));
-  } else if (isObject(db) && hasFunctions(db, "query", "execute")) {
+  } else if (isObject(db) && hasFunctions(db, "query")) {
     conn = queryShape(db);
   } else {
     throw new SessionConfigError(
@@ -231,7 +231,9 @@ function queryShape(db: Loose): SqlConnection {
   return {
     driver: "x/sqlite",
     exec(sql) {
-      (db.execute as Fn).call(db, sql);
+      // The store only ever execs single statements, so query() will do.
+      if (typeof db.execute === "function") (db.execute as Fn).call(db, sql);
+      else rowsOf(query.call(db, sql, []));
     },
     prepare(sql) {
       if (prepareQuery) {

@@ -92,14 +92,15 @@ export function values(fields: Record<string, string>): Record<string, unknown> 
  * SqliteStore relies on for x/sqlite, so a real connection behind it tests
  * the adapter honestly.
  *
- * `version: 3` adds `prepareQuery(sql)` (x/sqlite 3's prepared queries);
- * `version: 2` answers `query` with an iterable of rows instead of an array,
- * as x/sqlite 2 did. Neither has a `changes` property, so the adapter's
+ * `version: 3` adds `execute(sql)` and `prepareQuery(sql)` (x/sqlite 3's
+ * prepared queries). `version: 2` is the bare minimum: only `query`, which
+ * answers with an iterable of rows instead of an array, as x/sqlite 2's
+ * `Rows` did. Neither has a `changes` property, so the adapter's
  * `SELECT changes()` path runs too.
  */
 export function xsqliteShape(raw: RawDb, version: 2 | 3): {
   query(sql: string, params?: unknown[]): unknown;
-  execute(sql: string): void;
+  execute?(sql: string): void;
   prepareQuery?(sql: string): { all(params?: unknown[]): unknown[][]; finalize(): void };
   prepared: number;
   finalized: number;
@@ -119,12 +120,12 @@ export function xsqliteShape(raw: RawDb, version: 2 | 3): {
       const rows = rowsOf(raw.prepare(sql), params);
       return version === 3 ? rows : rows[Symbol.iterator]();
     },
-    execute(sql: string): void {
-      raw.exec(sql);
-    },
   };
   if (version === 2) return db;
   return Object.assign(db, {
+    execute(sql: string): void {
+      raw.exec(sql);
+    },
     prepareQuery(sql: string) {
       const stmt = raw.prepare(sql);
       db.prepared++;
