@@ -55,7 +55,7 @@ export function encodeBase64Url(bytes: Uint8Array): string {
  * decodeBase64Url("-_9"); // null (unused bits set: not canonical)
  * ```
  */
-export function decodeBase64Url(s: string): Uint8Array | null {
+export function decodeBase64Url(s: string): Uint8Array<ArrayBuffer> | null {
   if (typeof s !== "string") return null;
   const len = s.length;
   const tail = len % 4;

@@ -1,0 +1,224 @@
+/**
+ * The cookie store: the whole session lives in the client's cookies, sealed
+ * with AES-256-GCM (see `cookie_seal.ts` for the format), with no backend.
+ *
+ * @module
+ */
+import { SessionConfigError, SessionTooLargeError } from "../errors.ts";
+import { isSessionId } from "../session_id.ts";
+import type { ClientStore, CookieJar, SealedSession } from "../store.ts";
+import { type CookieSecret, seal, SealKeys, unseal } from "./cookie_seal.ts";
+
+/**
+ * Characters of sealed value per cookie. Browsers keep at least 4,096 bytes
+ * per cookie (name, value and, in some, the attributes); 3,800 leaves room for
+ * the name and for `path`, `expires`, `domain`, `samesite`, `secure` and
+ * `httponly`.
+ */
+export const COOKIE_CHUNK_LENGTH = 3800;
+
+/**
+ * Default number of cookies a session may span. Three chunks are at most
+ * 11,400 characters in the request's `Cookie` header, which leaves about
+ * 4.5 KB for every other header under Node's default limit of 16 KB for all
+ * request headers together. Above that limit Node answers every request with
+ * 431 until the cookies expire, so a larger default would lock users out.
+ */
+export const DEFAULT_MAX_COOKIES = 3;
+
+/**
+ * The most cookies a session may span, whatever the options say. Reads never
+ * look further, so no request can make the store gather more than this.
+ */
+export const MAX_COOKIES_LIMIT = 10;
+
+/** RFC 6265 cookie-name characters (an HTTP token). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Options of {@linkcode CookieStore}. */
+export interface CookieStoreOptions {
+  /** Options for reading the cookies (Oak's `cookies.get`, e.g. `{ signed: true }`). */
+  cookieGetOptions?: Record<string, unknown>;
+  /**
+   * Options for setting and deleting the cookies (Oak's `cookies.set`). They
+   * take precedence over the middleware's cookie options.
+   */
+  cookieSetDeleteOptions?: Record<string, unknown>;
+  /** Name of the cookie (and prefix of its chunks `name.1`, `name.2`...). Default `session_data`. */
+  sessionDataCookieName?: string;
+  /**
+   * How many cookies one session may span, 1 to 10. Default 3 (11,400
+   * characters). Raise it only when every server and proxy in front of the
+   * app accepts a `Cookie` header that large.
+   */
+  maxCookies?: number;
+  /**
+   * Deflate the session before sealing it, when that makes it smaller. Default
+   * `false`: compressing before encrypting lets an observer of cookie sizes
+   * who can also put chosen text into the session learn other session content
+   * (the CRIME class of attacks). Enable it only when no session holds both.
+   */
+  compress?: boolean;
+}
+
+/**
+ * A store that keeps the whole session in the client's cookies, encrypted and
+ * authenticated (AES-256-GCM, keys derived with HKDF-SHA-256). Nothing is kept
+ * on the server. A tampered, truncated, expired or foreign cookie yields a fresh
+ * session. Pass several secrets, newest first, to rotate keys: cookies sealed
+ * with an older secret still open and are re-sealed with the newest one.
+ *
+ * ```ts
+ * import { Application } from "@oakserver/oak";
+ * import { CookieStore, Session } from "oak-sessions";
+ *
+ * // A secret of at least 32 characters, e.g. from
+ * // node -e "console.log(crypto.randomBytes(32).toString('base64url'))"
+ * const store = new CookieStore(process.env.SESSION_SECRET!, { sessionDataCookieName: "app_session" });
+ * const app = new Application();
+ * app.use(Session.initMiddleware(store));
+ * ```
+ */
+export class CookieStore implements ClientStore {
+  /** Tells the middleware this store keeps the session in cookies. */
+  readonly kind = "client" as const;
+  /** The cookie's name; chunks are `name.1`, `name.2`... */
+  readonly cookieName: string;
+  /** How many cookies a session may span. */
+  readonly maxCookies: number;
+  /** The longest sealed value (in characters, all chunks together) the store writes. */
+  readonly maxSealedLength: number;
+  readonly #keys: SealKeys;
+  readonly #compress: boolean;
+  readonly #getOptions: Record<string, unknown> | undefined;
+  readonly #setDeleteOptions: Record<string, unknown>;
+
+  /**
+   * `secret` is one secret, or a list newest first (the first seals, all
+   * open). Each needs at least 32 characters, or 32 bytes as a `Uint8Array`;
+   * a shorter one throws `SessionConfigError`.
+   */
+  constructor(secret: CookieSecret | readonly CookieSecret[], options: CookieStoreOptions = {}) {
+    this.#keys = new SealKeys(secret, "CookieStore");
+    const name = options.sessionDataCookieName ?? "session_data";
+    if (typeof name !== "string" || !TOKEN.test(name)) {
+      throw new SessionConfigError(
+        `CookieStore: sessionDataCookieName ${
+          JSON.stringify(name)
+        } is not a cookie name; use letters, digits and !#$%&'*+-.^_\`|~`,
+      );
+    }
+    const max = options.maxCookies ?? DEFAULT_MAX_COOKIES;
+    if (!Number.isInteger(max) || max < 1 || max > MAX_COOKIES_LIMIT) {
+      throw new SessionConfigError(
+        `CookieStore: maxCookies must be an integer from 1 to ${MAX_COOKIES_LIMIT}, not ${max}`,
+      );
+    }
+    this.cookieName = name;
+    this.maxCookies = max;
+    this.maxSealedLength = max * COOKIE_CHUNK_LENGTH;
+    this.#compress = options.compress ?? false;
+    this.#getOptions = options.cookieGetOptions;
+    this.#setDeleteOptions = options.cookieSetDeleteOptions ?? {};
+  }
+
+  /**
+   * The session in the request's cookies, or `null` when there is none or it
+   * does not open: altered, truncated, chunks missing, extra or out of order,
+   * another format version, an unknown key, or expired at `now`. Never throws
+   * for a bad cookie. `stale` is `true` when an older secret sealed it.
+   */
+  async read(
+    cookies: CookieJar,
+    now: number,
+  ): Promise<{ session: SealedSession; stale: boolean } | null> {
+    // Looks as far as any store could have written, so a stray chunk past a
+    // gap or past maxCookies is seen (and refused) rather than ignored.
+    const chunks = await this.#requestChunks(cookies, MAX_COOKIES_LIMIT);
+    // Every chunk but the last is exactly full, and the last is not empty: any
+    // other shape is not something this store wrote.
+    const n = chunks.length;
+    if (n === 0 || n > this.maxCookies || chunks.includes(undefined)) return null;
+    const parts = chunks as string[];
+    for (let i = 0; i < n; i++) {
+      const len = parts[i].length;
+      if (i < n - 1 ? len !== COOKIE_CHUNK_LENGTH : len < 1 || len > COOKIE_CHUNK_LENGTH) {
+        return null;
+      }
+    }
+    const opened = await unseal(this.#keys, parts.join(""), this.cookieName, now);
+    // Only this store seals, so the ID has our shape; checked anyway, as the
+    // middleware trusts it as a session ID.
+    return opened && isSessionId(opened.session.id) ? opened : null;
+  }
+
+  /**
+   * Seal `session` into the response's cookies, deleting chunk cookies of the
+   * request it no longer needs. Throws `SessionTooLargeError` before setting
+   * any cookie when it does not fit in `maxCookies` cookies.
+   */
+  async write(
+    cookies: CookieJar,
+    session: SealedSession,
+    cookieOptions: Record<string, unknown>,
+  ): Promise<void> {
+    const sealed = await seal(this.#keys, session, this.cookieName, { compress: this.#compress });
+    if (sealed.length > this.maxSealedLength) {
+      throw new SessionTooLargeError(
+        `CookieStore: the session seals to ${sealed.length} bytes, over the limit of ` +
+          `${this.maxSealedLength} bytes (maxCookies ${this.maxCookies} x ${COOKIE_CHUNK_LENGTH}); ` +
+          `store less in the session${this.#compress ? "" : ", enable compress"}, or use a ` +
+          `server-side store`,
+        sealed.length,
+        this.maxSealedLength,
+      );
+    }
+    const had = await this.#requestChunks(cookies, MAX_COOKIES_LIMIT);
+    const options = this.#options(cookieOptions);
+    const count = Math.ceil(sealed.length / COOKIE_CHUNK_LENGTH);
+    for (let i = 0; i < count; i++) {
+      const part = sealed.slice(i * COOKIE_CHUNK_LENGTH, (i + 1) * COOKIE_CHUNK_LENGTH);
+      await cookies.set(this.#chunkName(i), part, options);
+    }
+    for (let i = count; i < had.length; i++) {
+      if (had[i] !== undefined) await cookies.set(this.#chunkName(i), null, options);
+    }
+  }
+
+  /** Delete the session's cookie and every chunk cookie the request carried. */
+  async clear(cookies: CookieJar, cookieOptions: Record<string, unknown>): Promise<void> {
+    const had = await this.#requestChunks(cookies, MAX_COOKIES_LIMIT);
+    const options = this.#options(cookieOptions);
+    await cookies.set(this.cookieName, null, options);
+    for (let i = 1; i < had.length; i++) {
+      if (had[i] !== undefined) await cookies.set(this.#chunkName(i), null, options);
+    }
+  }
+
+  #chunkName(i: number): string {
+    return i === 0 ? this.cookieName : `${this.cookieName}.${i}`;
+  }
+
+  #options(cookieOptions: Record<string, unknown>): Record<string, unknown> {
+    // overwrite: a second write in one request replaces the first Set-Cookie.
+    return { ...cookieOptions, ...this.#setDeleteOptions, overwrite: true };
+  }
+
+  /**
+   * The request's chunk values by index, up to and including index `last`,
+   * trimmed after the last present chunk. Missing chunks inside are
+   * `undefined`. Bounded, so no request makes the store gather more.
+   */
+  async #requestChunks(cookies: CookieJar, last: number): Promise<(string | undefined)[]> {
+    const out: (string | undefined)[] = [];
+    let end = 0;
+    for (let i = 0; i <= last; i++) {
+      const v = await cookies.get(this.#chunkName(i), this.#getOptions);
+      const present = typeof v === "string" && v.length > 0;
+      out.push(present ? v : undefined);
+      if (present) end = i + 1;
+    }
+    out.length = end;
+    return out;
+  }
+}
