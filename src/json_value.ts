@@ -19,7 +19,9 @@ function fail(key: string, path: string[], what: string, hint: string): never {
   const where = path.length ? ` at ${path.map((p) => `[${JSON.stringify(p)}]`).join("")}` : "";
   throw new SessionValueError(
     key,
-    `session value for key ${JSON.stringify(key)}${where} is ${what}, which JSON cannot store; ${hint}`,
+    `session value for key ${
+      JSON.stringify(key)
+    }${where} is ${what}, which JSON cannot store; ${hint}`,
   );
 }
 

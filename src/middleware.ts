@@ -7,9 +7,23 @@
 import { cookieOptionsFor } from "./cookie_options.ts";
 import { SessionConfigError, SessionError, SessionStoreError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from "./options.ts";
-import { freshState, loadedState, type RequestState, type Session, sessionFor, stateOf } from "./session.ts";
+import {
+  freshState,
+  loadedState,
+  type RequestState,
+  type Session,
+  sessionFor,
+  stateOf,
+} from "./session.ts";
 import { isSessionId, sessionKey } from "./session_id.ts";
-import type { ClientStore, CookieJar, SessionChange, SessionRecord, SessionStore, ServerStore } from "./store.ts";
+import type {
+  ClientStore,
+  CookieJar,
+  ServerStore,
+  SessionChange,
+  SessionRecord,
+  SessionStore,
+} from "./store.ts";
 import { MemoryStore } from "./stores/memory.ts";
 
 /**
@@ -253,7 +267,11 @@ export class SessionEngine {
       case "none":
         return;
       case "create":
-        return await store.write(ctx.cookies, { id: s.id, ...outcome.record }, this.#cookieOptions(ctx, outcome.record));
+        return await store.write(
+          ctx.cookies,
+          { id: s.id, ...outcome.record },
+          this.#cookieOptions(ctx, outcome.record),
+        );
       case "update": {
         const record = {
           id: s.id,
@@ -293,7 +311,9 @@ export class SessionEngine {
   }
 
   /** `session.deleteSession(ctx | id)` of the seed: end a session from any route. */
-  async deleteSession(target: OakContextLike | string | Promise<string | undefined> | undefined): Promise<void> {
+  async deleteSession(
+    target: OakContextLike | string | Promise<string | undefined> | undefined,
+  ): Promise<void> {
     const resolved = await target;
     if (typeof resolved === "object" && resolved !== null && "cookies" in resolved) {
       const ctx = resolved;

@@ -93,7 +93,9 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
   const idleMs = (idle ?? storeIdle) * 1000;
   if (refresh !== undefined && refresh * 1000 >= idleMs) {
     throw new SessionConfigError(
-      `refreshIntervalSeconds (${refresh}) must be shorter than the idle timeout (${idleMs / 1000})`,
+      `refreshIntervalSeconds (${refresh}) must be shorter than the idle timeout (${
+        idleMs / 1000
+      })`,
     );
   }
   return {

@@ -10,7 +10,7 @@ import type { SessionOptions } from "./options.ts";
 import type { JsonFields, SessionRecord, SessionStore } from "./store.ts";
 import { emptyFields } from "./store.ts";
 import { newSessionId } from "./session_id.ts";
-import { type OakContextLike, type SessionMiddleware, SessionEngine } from "./middleware.ts";
+import { type OakContextLike, SessionEngine, type SessionMiddleware } from "./middleware.ts";
 
 /** The data a session holds, by key. The untyped default takes any key. */
 // deno-lint-ignore no-explicit-any

@@ -94,7 +94,11 @@ export interface ClientStore {
    * before writing anything when it does not fit. `cookieOptions` are the
    * middleware's cookie options (path, domain, secure, sameSite, maxAge...).
    */
-  write(cookies: CookieJar, session: SealedSession, cookieOptions: Record<string, unknown>): Promise<void>;
+  write(
+    cookies: CookieJar,
+    session: SealedSession,
+    cookieOptions: Record<string, unknown>,
+  ): Promise<void>;
   /** Remove the session's cookies. */
   clear(cookies: CookieJar, cookieOptions: Record<string, unknown>): Promise<void>;
 }

@@ -1,0 +1,503 @@
+/**
+ * The conformance suite: one contract, every store. A store's test file calls
+ * `conformance({ name, makeStore })`; the suite drives a real Oak app with
+ * the session middleware over real HTTP, with a clock the test controls (the
+ * only fake here: real time cannot be fast-forwarded).
+ *
+ * Server-side stores must pass everything. A client-side store (the session
+ * lives in the cookie) cannot give two properties, and the suite says so
+ * instead of running them: concurrent requests that change different keys
+ * both landing (each response carries the whole session, the last cookie
+ * wins), and revoking a session from the server (a copied cookie is valid
+ * until it expires; its expiry is sealed inside it).
+ *
+ * @module
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Application, Router } from "@oakserver/oak";
+import { Session } from "../src/session.ts";
+import type { SessionChange, SessionRecord, SessionStore } from "../src/store.ts";
+import { CookieClient, type RunningServer, serve } from "./helpers/oak_server.ts";
+
+/** A store under test. */
+export interface ConformanceTarget {
+  /** Shown in the test names, e.g. "SqliteStore (better-sqlite3)". */
+  name: string;
+  /** A fresh store for the suite. */
+  makeStore(): SessionStore | Promise<SessionStore>;
+  /** Release what `makeStore` opened. */
+  teardown?(): void | Promise<void>;
+}
+
+const IDLE = 600;
+const ABSOLUTE = 3600;
+
+/** Counts the writes a server-side store receives (the real store does the work). */
+function countingStore(store: SessionStore): { store: SessionStore; writes: () => number } {
+  let writes = 0;
+  if (store.kind === "client") return { store, writes: () => 0 };
+  const counted: SessionStore = {
+    kind: "server",
+    get: (key, now) => store.get(key, now),
+    create: (key: string, record: SessionRecord, now: number) => {
+      writes++;
+      return store.create(key, record, now);
+    },
+    update: (key: string, change: SessionChange, now: number) => {
+      writes++;
+      return store.update(key, change, now);
+    },
+    delete: (key: string) => {
+      writes++;
+      return store.delete(key);
+    },
+  };
+  return { store: counted, writes: () => writes };
+}
+
+/** Register the suite for `target`. */
+export function conformance(target: ConformanceTarget): void {
+  describe(`conformance: ${target.name}`, () => {
+    let server: RunningServer;
+    let store: SessionStore;
+    let writes: () => number;
+    let clock = Date.now();
+    const gates = new Map<string, { entered: () => void; release: Promise<void> }>();
+
+    /** A gate a slow request waits at, after its session was loaded. */
+    function gate(name: string) {
+      let entered!: () => void;
+      let release!: () => void;
+      const enteredP = new Promise<void>((r) => (entered = r));
+      const releaseP = new Promise<void>((r) => (release = r));
+      gates.set(name, { entered, release: releaseP });
+      return { entered: enteredP, release };
+    }
+
+    before(async () => {
+      const counting = countingStore(await target.makeStore());
+      store = counting.store;
+      writes = counting.writes;
+      const manager = new Session(store, {
+        expireAfterSeconds: IDLE,
+        absoluteTimeoutSeconds: ABSOLUTE,
+        now: () => clock,
+      });
+      const mw = manager.initMiddleware();
+      const router = new Router();
+      const read = (ctx: { request: { url: URL } }) => ctx.request.url.searchParams.get("k") ?? "";
+      router
+        .get("/read", mw, (ctx) => {
+          const k = read(ctx);
+          const has = ctx.state.session.has(k);
+          ctx.response.body = { has, value: ctx.state.session.get(k) ?? null };
+        })
+        .get("/all", mw, (ctx) => {
+          ctx.response.body = ctx.state.session.all();
+        })
+        .get("/id", mw, (ctx) => {
+          ctx.response.body = { id: ctx.state.session.id, sid: ctx.session.sid };
+        })
+        .get("/noop", mw, (ctx) => {
+          ctx.response.body = "nothing";
+        })
+        .post("/set", mw, async (ctx) => {
+          const body = await ctx.request.body.json();
+          for (const k of Object.keys(body)) ctx.state.session.set(k, body[k]);
+          ctx.response.body = "ok";
+        })
+        .post("/flash", mw, async (ctx) => {
+          const body = await ctx.request.body.json();
+          for (const k of Object.keys(body)) ctx.state.session.flash(k, body[k]);
+          ctx.response.body = "ok";
+        })
+        .post("/unset", mw, (ctx) => {
+          ctx.state.session.delete(read(ctx));
+          ctx.response.body = "ok";
+        })
+        .post("/clear", mw, (ctx) => {
+          ctx.state.session.clear();
+          ctx.response.body = "ok";
+        })
+        .post("/regenerate", mw, async (ctx) => {
+          await ctx.state.session.regenerate();
+          ctx.response.body = { id: ctx.state.session.id };
+        })
+        .post("/rotate", mw, (ctx) => {
+          ctx.state.rotate_session_key = true;
+          ctx.response.body = "ok";
+        })
+        .post("/destroy", mw, async (ctx) => {
+          await ctx.state.session.deleteSession();
+          ctx.response.body = "ok";
+        })
+        .post("/throw", mw, async (ctx) => {
+          const body = await ctx.request.body.json();
+          for (const k of Object.keys(body)) ctx.state.session.set(k, body[k]);
+          throw new Error("handler failed after setting keys");
+        })
+        .post("/slow-set", mw, async (ctx) => {
+          const g = gates.get(ctx.request.url.searchParams.get("gate") ?? "");
+          assert.ok(g, "unknown gate");
+          g.entered();
+          await g.release;
+          const body = await ctx.request.body.json();
+          for (const k of Object.keys(body)) ctx.state.session.set(k, body[k]);
+          ctx.response.body = "ok";
+        })
+        // Outside the middleware, as the seed deletes sessions.
+        .post("/kill-by-id", async (ctx) => {
+          const { id } = await ctx.request.body.json();
+          await manager.deleteSession(id);
+          ctx.response.body = "ok";
+        })
+        .post("/kill-by-ctx", async (ctx) => {
+          await manager.deleteSession(ctx);
+          ctx.response.body = "ok";
+        });
+      // The "/throw" route fails on purpose; keep the log quiet.
+      const app = new Application({ logErrors: false });
+      app.use(router.routes());
+      server = await serve(app);
+    });
+
+    after(async () => {
+      server?.close();
+      await target.teardown?.();
+    });
+
+    const client = () => new CookieClient(server.url);
+    const isClient = () => store.kind === "client";
+    /** A client holding a stored session with `data`. */
+    async function withSession(data: Record<string, unknown> = { seeded: true }) {
+      const c = client();
+      const r = await c.post("/set", data);
+      assert.equal(r.status, 200);
+      return c;
+    }
+
+    it("round-trips every JSON type, unicode, and prototype-like keys as plain data", async () => {
+      const values: Record<string, unknown> = {
+        text: 'héllo wörld 🌍 \u0000 \n\t "quotes" \\ / <script>',
+        empty: "",
+        int: 42,
+        negative: -1.5,
+        big: 1e300,
+        zero: 0,
+        yes: true,
+        no: false,
+        list: [1, "two", null, [3], { four: 4 }],
+        nested: { a: { b: { c: [true, false] } }, "key with spaces": "ok" },
+        emptyObject: {},
+        emptyList: [],
+        "ключ": "значение",
+        "🔑": "emoji key",
+        "a.b[c]": "dotted",
+        constructor: "not a function",
+        prototype: 1,
+      };
+      // An own "__proto__" key, as JSON.parse makes it (a literal would set the prototype).
+      Object.defineProperty(values, "__proto__", {
+        value: { polluted: true },
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+      const c = client();
+      assert.equal((await c.post("/set", values)).status, 200);
+      const all = (await c.get("/all")).json();
+      assert.deepEqual(JSON.stringify(all), JSON.stringify(values));
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
+      const proto = (await c.get("/read?k=__proto__")).json();
+      assert.deepEqual(proto, { has: true, value: { polluted: true } });
+    });
+
+    it("has() is false for Object.prototype's names on an empty session", async () => {
+      const c = await withSession({ x: 1 });
+      for (const k of ["toString", "hasOwnProperty", "valueOf", "__proto__", "constructor"]) {
+        assert.deepEqual((await c.get(`/read?k=${k}`)).json(), { has: false, value: null }, k);
+      }
+    });
+
+    it("keeps two clients' sessions apart", async () => {
+      const a = await withSession({ who: "a" });
+      const b = await withSession({ who: "b" });
+      assert.deepEqual((await a.get("/all")).json(), { who: "a" });
+      assert.deepEqual((await b.get("/all")).json(), { who: "b" });
+    });
+
+    it("never stores an empty session and sets no cookie for it", async () => {
+      const before = writes();
+      const c = client();
+      for (const path of ["/noop", "/all", "/read?k=x", "/id"]) {
+        const r = await c.get(path);
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.setCookies, [], path);
+      }
+      assert.equal((await c.post("/set", { x: null })).setCookies.length, 0);
+      assert.equal(writes(), before);
+    });
+
+    it("a request that only reads writes nothing and sets no cookie", async () => {
+      const c = await withSession({ n: 1 });
+      const before = writes();
+      for (const path of ["/all", "/read?k=n", "/noop", "/id"]) {
+        const r = await c.get(path);
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.setCookies, [], path);
+      }
+      assert.equal(writes(), before);
+    });
+
+    it("sets Vary: Cookie on responses that used the session", async () => {
+      const c = await withSession();
+      assert.match((await c.get("/all")).headers.get("vary") ?? "", /cookie/i);
+      assert.match((await client().get("/all")).headers.get("vary") ?? "", /cookie/i);
+    });
+
+    it("sets safe cookie attributes: HttpOnly, SameSite=Lax, Path=/, Max-Age of the idle timeout", async () => {
+      const c = client();
+      const r = await c.post("/set", { k: 1 });
+      assert.ok(r.setCookies.length >= 1);
+      for (const cookie of r.setCookies) {
+        assert.ok(cookie.attributes.has("httponly"), `${cookie.name} HttpOnly`);
+        assert.equal(cookie.attributes.get("samesite")?.toLowerCase(), "lax");
+        assert.equal(cookie.attributes.get("path"), "/");
+        // Oak sends Max-Age as an Expires date.
+        const expires = Date.parse(cookie.attributes.get("expires") ?? "");
+        assert.ok(Math.abs(expires - (Date.now() + IDLE * 1000)) < 10_000, `${cookie.name} expiry`);
+        assert.ok(!cookie.attributes.has("secure"), "no Secure over plain HTTP");
+      }
+    });
+
+    it("gives garbage cookies a fresh empty session, never an error", async () => {
+      const garbage = [
+        "",
+        "x",
+        "%%%%",
+        "not base64url!",
+        // As large as Node's default 16 KB header limit lets through.
+        "A".repeat(15 * 1024),
+        "A".repeat(43),
+        "v1.0.AAAA.BBBB",
+        "\u00ff\u00fe",
+      ];
+      const names = ["session", "session_data", "session_data.1"];
+      for (const value of garbage) {
+        for (const name of names) {
+          const r = await client().request("/all", { headers: { cookie: `${name}=${value}` } });
+          assert.equal(r.status, 200, `${name}=${value.slice(0, 20)}`);
+          assert.deepEqual(r.json(), {});
+        }
+      }
+    });
+
+    it("does not adopt an ID it did not issue (no fixation)", async () => {
+      const planted = "A".repeat(42) + "A";
+      const c = client();
+      c.cookies.set("session", planted);
+      await c.post("/set", { k: "v" });
+      const { id } = (await c.get("/id")).json();
+      assert.notEqual(id, planted);
+      assert.deepEqual((await c.get("/all")).json(), { k: "v" });
+    });
+
+    it("exposes the ID as id and sid, and it does not change on its own", async () => {
+      const c = await withSession();
+      const first = (await c.get("/id")).json();
+      assert.equal(first.id, first.sid);
+      assert.match(first.id, /^[A-Za-z0-9_-]{43}$/);
+      assert.deepEqual((await c.get("/id")).json(), first);
+    });
+
+    it("deletes keys with delete(), set(key, null) and clear()", async () => {
+      const c = await withSession({ a: 1, b: 2, c: 3 });
+      await c.post("/unset?k=a");
+      await c.post("/set", { b: null });
+      assert.deepEqual((await c.get("/all")).json(), { c: 3 });
+      await c.post("/clear");
+      assert.deepEqual((await c.get("/all")).json(), {});
+    });
+
+    it("flash: readable in this request and the next, consumed by get, kept by has", async () => {
+      const c = await withSession();
+      await c.post("/flash", { msg: "saved" });
+      // The next request: has() does not consume, get() does.
+      assert.deepEqual((await c.get("/read?k=msg")).json(), { has: true, value: "saved" });
+      assert.deepEqual((await c.get("/read?k=msg")).json(), { has: false, value: null });
+      // An unread flash is gone after the next request.
+      await c.post("/flash", { note: "unread" });
+      await c.get("/noop");
+      assert.deepEqual((await c.get("/read?k=note")).json(), { has: false, value: null });
+    });
+
+    it("flash on a new session stores it, and it survives exactly one more request", async () => {
+      const c = client();
+      const r = await c.post("/flash", { welcome: "hi" });
+      assert.ok(r.setCookies.length >= 1);
+      assert.deepEqual((await c.get("/read?k=welcome")).json(), { has: true, value: "hi" });
+      assert.deepEqual((await c.get("/read?k=welcome")).json(), { has: false, value: null });
+    });
+
+    it("idle expiry: a session unused longer than expireAfterSeconds is gone", async () => {
+      const c = await withSession({ k: "v" });
+      clock += (IDLE - 1) * 1000;
+      assert.deepEqual((await c.get("/all")).json(), { k: "v" }, "alive just before");
+      clock += (IDLE + 1) * 1000;
+      assert.deepEqual((await c.get("/all")).json(), {}, "gone after idling");
+    });
+
+    it("sliding expiry: use keeps a session alive, refreshed at most once per interval", async () => {
+      const c = await withSession({ k: "v" });
+      for (let i = 0; i < 4; i++) {
+        clock += (IDLE / 2) * 1000;
+        const r = await c.get("/all");
+        assert.deepEqual(r.json(), { k: "v" }, `round ${i}`);
+        // The refresh re-sends the cookie's Max-Age (or the sealed cookie).
+        assert.ok(r.setCookies.length >= 1, "refresh sets the cookie again");
+      }
+      const w = writes();
+      const r = await c.get("/all");
+      assert.deepEqual(r.setCookies, [], "no second refresh within the interval");
+      assert.equal(writes(), w);
+    });
+
+    it("absolute expiry: a session ends absoluteTimeoutSeconds after creation, used or not", async () => {
+      const c = await withSession({ k: "v" });
+      const steps = Math.ceil(ABSOLUTE / (IDLE / 2));
+      let alive = 0;
+      for (let i = 0; i < steps + 2; i++) {
+        clock += (IDLE / 2) * 1000;
+        const data = (await c.get("/all")).json();
+        if (data.k === "v") alive += IDLE / 2;
+      }
+      assert.ok(alive < ABSOLUTE, `alive ${alive}s must stay under ${ABSOLUTE}s`);
+      assert.ok(alive >= ABSOLUTE - IDLE, `alive ${alive}s until near the absolute end`);
+      assert.deepEqual((await c.get("/all")).json(), {});
+    });
+
+    it("regenerate: new ID, data kept, the old ID is dead", async () => {
+      const c = await withSession({ user: "ann" });
+      const old = c.clone();
+      const before = (await c.get("/id")).json().id;
+      const r = await c.post("/regenerate");
+      const after = (await c.get("/id")).json().id;
+      assert.notEqual(after, before);
+      assert.equal(r.json().id, after);
+      assert.deepEqual((await c.get("/all")).json(), { user: "ann" });
+      if (!isClient()) assert.deepEqual((await old.get("/all")).json(), {}, "old cookie is dead");
+    });
+
+    it("ctx.state.rotate_session_key = true rotates the ID after the handler", async () => {
+      const c = await withSession({ user: "bob" });
+      const before = (await c.get("/id")).json().id;
+      await c.post("/rotate");
+      assert.notEqual((await c.get("/id")).json().id, before);
+      assert.deepEqual((await c.get("/all")).json(), { user: "bob" });
+    });
+
+    it("deleteSession() ends the session and clears the cookie", async () => {
+      const c = await withSession({ user: "cy" });
+      const old = c.clone();
+      const r = await c.post("/destroy");
+      assert.ok(r.setCookies.some((x) => x.deletes), "cookie cleared");
+      assert.deepEqual((await c.get("/all")).json(), {});
+      if (!isClient()) assert.deepEqual((await old.get("/all")).json(), {}, "old cookie is dead");
+    });
+
+    it("deleteSession(ctx) from a route without the middleware (seed style)", async () => {
+      const c = await withSession({ user: "dee" });
+      const old = c.clone();
+      const r = await c.post("/kill-by-ctx");
+      assert.ok(r.setCookies.some((x) => x.deletes), "cookie cleared");
+      assert.deepEqual((await c.get("/all")).json(), {});
+      if (!isClient()) assert.deepEqual((await old.get("/all")).json(), {});
+    });
+
+    it("a handler that throws leaves the stored session as it was", async () => {
+      const c = await withSession({ a: 1 });
+      const r = await c.post("/throw", { a: 2, b: 3 });
+      assert.equal(r.status, 500);
+      assert.deepEqual(r.setCookies, []);
+      assert.deepEqual((await c.get("/all")).json(), { a: 1 });
+      const fresh = client();
+      await fresh.post("/throw", { a: 1 });
+      assert.equal(fresh.cookies.size, 0, "a new session is not created either");
+    });
+
+    it("where the session lives: only the ID travels for a server-side store", async () => {
+      const c = await withSession({ probe: 1 });
+      if (isClient()) {
+        // A client-side store keeps the session in the cookies themselves.
+        assert.ok(!c.cookies.has("session"), "no separate ID cookie");
+        assert.ok(c.cookies.size >= 1, "data lives in cookies");
+        return;
+      }
+      assert.deepEqual([...c.cookies.keys()], ["session"]);
+      assert.match(c.cookies.get("session") ?? "", /^[A-Za-z0-9_-]{43}$/);
+    });
+
+    describe("server-side only", () => {
+      it("deleteSession(id) revokes a session from anywhere (seed style)", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
+        const c = await withSession({ user: "eve" });
+        const { id } = (await c.get("/id")).json();
+        await client().post("/kill-by-id", { id });
+        assert.deepEqual((await c.get("/all")).json(), {});
+      });
+
+      it("two concurrent requests of one session that set different keys both land", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: the last cookie wins");
+        const c = await withSession({ base: 0 });
+        const g1 = gate("disjoint-1");
+        const g2 = gate("disjoint-2");
+        const r1 = c.clone().post("/slow-set?gate=disjoint-1", { left: 1 });
+        const r2 = c.clone().post("/slow-set?gate=disjoint-2", { right: 2 });
+        await Promise.all([g1.entered, g2.entered]); // both loaded the same session
+        g1.release();
+        assert.equal((await r1).status, 200);
+        g2.release();
+        assert.equal((await r2).status, 200);
+        assert.deepEqual((await c.get("/all")).json(), { base: 0, left: 1, right: 2 });
+      });
+
+      it("many concurrent requests each setting their own key all land", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: the last cookie wins");
+        const c = await withSession({ base: 0 });
+        const n = 20;
+        await Promise.all(
+          Array.from({ length: n }, (_, i) => c.clone().post("/set", { [`k${i}`]: i })),
+        );
+        const all = (await c.get("/all")).json();
+        for (let i = 0; i < n; i++) assert.equal(all[`k${i}`], i, `k${i}`);
+      });
+
+      it("delete wins: a slow request's write does not bring a deleted session back", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
+        const c = await withSession({ user: "fay" });
+        const slowTab = c.clone();
+        const g = gate("delete-wins");
+        const slow = slowTab.post("/slow-set?gate=delete-wins", { late: "write" });
+        await g.entered;
+        assert.equal((await c.post("/destroy")).status, 200);
+        g.release();
+        assert.equal((await slow).status, 200);
+        // The slow tab still holds the old ID: it must not see the session again.
+        assert.deepEqual((await slowTab.get("/all")).json(), {});
+        const old = c.clone();
+        assert.deepEqual((await old.get("/all")).json(), {});
+      });
+
+      it("a deleted session's ID is not reused for a new session", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
+        const c = await withSession({ a: 1 });
+        const before = (await c.get("/id")).json().id;
+        await c.post("/destroy");
+        await c.post("/set", { b: 2 });
+        assert.notEqual((await c.get("/id")).json().id, before);
+        assert.deepEqual((await c.get("/all")).json(), { b: 2 });
+      });
+    });
+  });
+}
