@@ -1,0 +1,144 @@
+/**
+ * Opening each store by name, for the demo app, the benchmarks and the
+ * stress suite (Node.js: better-sqlite3 and node-redis are dev dependencies).
+ *
+ * Environment: `SQLITE_FILE` (default `oak-sessions-demo.db` in the working
+ * directory), `REDIS_URL` (default `redis://127.0.0.1:6379`), `WEBDIS_URL`
+ * (default `http://127.0.0.1:7379`), `COOKIE_SECRET` (at least 32 characters;
+ * required for the cookie store).
+ *
+ * @module
+ */
+import Database from "better-sqlite3";
+import { createClient } from "redis";
+import { CookieStore, MemoryStore, RedisStore, SqliteStore, WebdisStore } from "../mod.ts";
+import type { SessionStore } from "../mod.ts";
+
+/** The stores the project has. */
+export const STORE_KINDS = ["memory", "cookie", "sqlite", "redis", "webdis"] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/** An open store and how to close what was opened for it. */
+export interface OpenStore {
+  kind: StoreKind;
+  store: SessionStore;
+  /** One line for a person: the store and where its data lives. */
+  description: string;
+  close(): Promise<void>;
+}
+
+/** A problem a person can fix (missing setting, server down): print the message, no stack. */
+export class StoreSetupError extends Error {
+  override name = "StoreSetupError";
+}
+
+/** Whether `name` is a store kind. */
+export function isStoreKind(name: string): name is StoreKind {
+  return (STORE_KINDS as readonly string[]).includes(name);
+}
+
+/** Open the store named `kind`, with its settings from `env`. */
+export async function openStore(
+  kind: StoreKind,
+  env: Record<string, string | undefined> = process.env,
+): Promise<OpenStore> {
+  switch (kind) {
+    case "memory": {
+      const store = new MemoryStore({ maxSessions: 100_000 });
+      return {
+        kind,
+        store,
+        description: "MemoryStore (in this process; gone on restart)",
+        close: () => store.close(),
+      };
+    }
+    case "cookie": {
+      const secret = env.COOKIE_SECRET;
+      if (!secret || secret.length < 32) {
+        throw new StoreSetupError(
+          "STORE=cookie needs COOKIE_SECRET with at least 32 characters; make one with\n" +
+            `  export COOKIE_SECRET=$(node -e "console.log(crypto.randomBytes(32).toString('base64url'))")`,
+        );
+      }
+      return {
+        kind,
+        store: new CookieStore(secret),
+        description: "CookieStore (AES-256-GCM sealed cookies, nothing on the server)",
+        close: () => Promise.resolve(),
+      };
+    }
+    case "sqlite": {
+      const file = env.SQLITE_FILE ?? "oak-sessions-demo.db";
+      let db: Database.Database;
+      try {
+        db = new Database(file);
+      } catch (error) {
+        throw new StoreSetupError(`cannot open SQLite file ${file}: ${(error as Error).message}`);
+      }
+      const store = new SqliteStore(db);
+      return {
+        kind,
+        store,
+        description: `SqliteStore (better-sqlite3, file ${file})`,
+        close: async () => {
+          await store.close();
+          db.close();
+        },
+      };
+    }
+    case "redis": {
+      const url = env.REDIS_URL ?? "redis://127.0.0.1:6379";
+      const client = createClient({
+        url,
+        socket: { connectTimeout: 2000, reconnectStrategy: (n) => Math.min(n * 100, 2000) },
+      });
+      // Reconnects are the client's job; a request meanwhile gets a 503.
+      client.on("error", () => {});
+      try {
+        await withTimeout(client.connect(), 3000);
+      } catch {
+        client.destroy();
+        throw new StoreSetupError(
+          `STORE=redis: cannot reach Redis at ${url}; start it (redis-server) or set REDIS_URL`,
+        );
+      }
+      const store = new RedisStore(client);
+      return {
+        kind,
+        store,
+        description: `RedisStore (node-redis, ${url})`,
+        close: async () => {
+          client.destroy();
+        },
+      };
+    }
+    case "webdis": {
+      const url = env.WEBDIS_URL ?? "http://127.0.0.1:7379";
+      try {
+        const res = await fetch(`${url}/PING`, { signal: AbortSignal.timeout(3000) });
+        await res.body?.cancel();
+        if (!res.ok) throw new Error(`status ${res.status}`);
+      } catch {
+        throw new StoreSetupError(
+          `STORE=webdis: cannot reach Webdis at ${url}; start it (webdis) or set WEBDIS_URL`,
+        );
+      }
+      return {
+        kind,
+        store: new WebdisStore({ url }),
+        description: `WebdisStore (${url})`,
+        close: () => Promise.resolve(),
+      };
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
