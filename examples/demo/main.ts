@@ -1,0 +1,90 @@
+/**
+ * `npm start`: the demo on http://localhost:8000 (Node.js).
+ *
+ * Environment: `PORT` (default 8000), `HOST` (default 127.0.0.1),
+ * `STORE` = memory | cookie | sqlite | redis | webdis (default sqlite, a file
+ * in the working directory), and what that store needs (`SQLITE_FILE`,
+ * `REDIS_URL`, `WEBDIS_URL`, `COOKIE_SECRET`; see examples/stores.ts).
+ *
+ * @module
+ */
+import { createServer } from "node:net";
+import process from "node:process";
+import { isStoreKind, type OpenStore, openStore, STORE_KINDS, StoreSetupError } from "../stores.ts";
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+const kind = process.env.STORE || "sqlite";
+if (!isStoreKind(kind)) fail(`STORE=${kind} is not a store; use one of ${STORE_KINDS.join(", ")}`);
+
+const portText = process.env.PORT || "8000";
+const port = Number(portText);
+if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
+  fail(`PORT=${portText} is not a port number (1 to 65535)`);
+}
+
+let opened: OpenStore;
+try {
+  opened = await openStore(kind, process.env);
+} catch (error) {
+  if (error instanceof StoreSetupError) fail(error.message);
+  throw error;
+}
+
+// Oak warns on load under Node that its static-file send() is unavailable; the
+// demo does not use it, and a newcomer's first screen should not carry a warning.
+const warn = console.warn;
+console.warn = (...args: unknown[]) => {
+  if (args[0] !== "oak send() does not work under Node.js.") warn(...args);
+};
+const { buildDemoApp } = await import("./app.ts");
+console.warn = warn;
+
+const app = buildDemoApp(opened.store, { storeDescription: opened.description });
+const controller = new AbortController();
+let stopping = false;
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  controller.abort();
+  try {
+    await opened.close();
+  } catch (error) {
+    console.error(`closing the store failed: ${(error as Error).message}`);
+    code = 1;
+  }
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+const hostname = process.env.HOST || "127.0.0.1";
+// Oak on Node starts listening without reporting a busy port (the error
+// surfaces later as an uncaught exception), so try the port first.
+const busy = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+  const probe = createServer();
+  probe.once("error", resolve);
+  probe.listen({ port, host: hostname }, () => probe.close(() => resolve(undefined)));
+});
+if (busy) {
+  await opened.close();
+  fail(
+    busy.code === "EADDRINUSE"
+      ? `port ${port} is in use; set PORT to another one (PORT=8001 npm start)`
+      : `cannot listen on ${hostname}:${port}: ${busy.message}`,
+  );
+}
+
+app.addEventListener("listen", () => {
+  const host = hostname === "127.0.0.1" ? "localhost" : hostname;
+  console.log(`oak-sessions demo: http://${host}:${port}/`);
+  console.log(`store: ${opened.description}`);
+  console.log("Ctrl-C to stop");
+});
+
+await app.listen({ port, hostname, signal: controller.signal });
