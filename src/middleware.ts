@@ -5,6 +5,7 @@
  * @module
  */
 import { cookieOptionsFor } from "./cookie_options.ts";
+import { sendEverySetCookie } from "./oak_set_cookie.ts";
 import { SessionConfigError, SessionError, SessionStoreError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from "./options.ts";
 import {
@@ -32,7 +33,7 @@ import { MemoryStore } from "./stores/memory.ts";
  */
 export interface OakContextLike {
   cookies: CookieJar;
-  request: { secure: boolean };
+  request: { secure: boolean; originalRequest?: unknown };
   response: { headers: Headers };
   // deno-lint-ignore no-explicit-any
   state: Record<string, any>;
@@ -217,6 +218,8 @@ export class SessionEngine {
     const outcome = this.outcome(s, now);
     if (s.touched || outcome.action !== "none") varyCookie(ctx.response.headers);
     const store = this.store;
+    // This response may carry several cookies (ours, chunks, the app's own).
+    if (outcome.action !== "none" || s.retired) sendEverySetCookie(ctx);
     try {
       if (isClientStore(store)) await this.#commitClient(ctx, store, s, outcome);
       else await this.#commitServer(ctx, store, s, outcome, now);
