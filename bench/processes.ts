@@ -1,0 +1,147 @@
+/**
+ * The processes a benchmark run starts: one per server, and its own Webdis.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A running benchmark server. */
+export interface ServerProcess {
+  readonly id: string;
+  readonly url: string;
+  readonly pid: number;
+  /** Its stderr so far (the last lines), for a report of why it failed. */
+  stderr(): string;
+  /** SIGTERM (it exits through process.exit, writing a CPU profile if asked), SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start `bench/servers/<file>` in its own Node process (through tsx), with
+ * `env` added, and wait for it to print its port.
+ */
+export function startServer(
+  id: string,
+  file: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<ServerProcess> {
+  const path = fileURLToPath(new URL(`./servers/${file}`, import.meta.url));
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, NODE_ENV: "production", ...env },
+  });
+  let err = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    err = (err + chunk).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${id}: no port after 60 s\n${err}`));
+    }, 60_000);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${id}: exited (${code ?? signal}) before listening\n${err}`));
+    });
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+      const m = /^PORT (\d+)$/m.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout!.removeAllListeners("data");
+      child.stdout!.resume();
+      resolve({
+        id,
+        url: `http://127.0.0.1:${m[1]}`,
+        pid: child.pid!,
+        stderr: () => err,
+        stop: () => stopChild(child, exited),
+      });
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Whether `webdis` is on the PATH. */
+export function hasWebdis(): boolean {
+  return spawnSync("sh", ["-c", "command -v webdis"]).status === 0;
+}
+
+/** A Webdis this run started. */
+export interface OwnWebdis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Start Webdis on a free port in front of Redis at `host:port`, database `db`. */
+export async function startWebdis(host: string, port: number, db: number): Promise<OwnWebdis> {
+  const httpPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "oak-sessions-bench-webdis-"));
+  const config = join(dir, "webdis.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      redis_host: host,
+      redis_port: port,
+      redis_auth: null,
+      http_host: "127.0.0.1",
+      http_port: httpPort,
+      threads: 2,
+      pool_size: 20,
+      daemonize: false,
+      database: db,
+      acl: [{ disabled: ["DEBUG", "FLUSHDB", "FLUSHALL"] }],
+      verbosity: 1,
+      logfile: join(dir, "webdis.log"),
+    }),
+  );
+  const child = spawn("webdis", [config], { stdio: "ignore", cwd: dir });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${httpPort}`;
+  const stop = async () => {
+    await stopChild(child, exited);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`${url}/PING`);
+      await res.body?.cancel();
+      if (res.ok) return { url, stop };
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  await stop();
+  throw new Error(`webdis did not answer on ${url} (is Redis at ${host}:${port} up?)`);
+}
