@@ -39,13 +39,21 @@ export const COOKIE_DEFAULTS: Readonly<CookieSetOptions> = Object.freeze({
 /**
  * The options for one response: the defaults, `secure` from the request, then
  * the user's options (which win), then `maxAge` when the session has one.
+ *
+ * A request is secure when it came over TLS, or when Oak trusts a proxy
+ * (`new Application({ proxy: true })`) whose `X-Forwarded-Proto` says https:
+ * Oak's URL says so then, though its cookie jar does not know it, hence
+ * `ignoreInsecure`.
  */
 export function cookieOptionsFor(
   user: CookieSetOptions,
-  requestSecure: boolean,
+  request: { secure: boolean; url?: URL },
   maxAgeSeconds: number | undefined,
 ): CookieSetOptions {
-  const options: CookieSetOptions = { ...COOKIE_DEFAULTS, secure: requestSecure, ...user };
+  const viaProxy = !request.secure && request.url?.protocol === "https:";
+  const options: CookieSetOptions = { ...COOKIE_DEFAULTS, secure: request.secure || viaProxy };
+  if (viaProxy) options.ignoreInsecure = true;
+  Object.assign(options, user);
   if (maxAgeSeconds !== undefined) options.maxAge = maxAgeSeconds;
   return options;
 }

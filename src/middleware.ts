@@ -33,7 +33,7 @@ import { MemoryStore } from "./stores/memory.ts";
  */
 export interface OakContextLike {
   cookies: CookieJar;
-  request: { secure: boolean; originalRequest?: unknown };
+  request: { secure: boolean; url?: URL; originalRequest?: unknown };
   response: { headers: Headers };
   // deno-lint-ignore no-explicit-any
   state: Record<string, any>;
@@ -302,7 +302,7 @@ export class SessionEngine {
       // Never outlive the session's absolute end.
       maxAge = Math.max(0, Math.min(maxAge, Math.floor((record.expiresAt - this.now()) / 1000)));
     }
-    return cookieOptionsFor(this.options.cookieSetOptions, ctx.request.secure, maxAge);
+    return cookieOptionsFor(this.options.cookieSetOptions, ctx.request, maxAge);
   }
 
   async #setCookie(ctx: OakContextLike, id: string, record: SessionRecord): Promise<void> {
