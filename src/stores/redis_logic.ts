@@ -7,12 +7,12 @@
  * Layout: a session is one Redis hash under `keyPrefix + key` (the key is
  * already the SHA-256 of the session ID). Its fields:
  *
- * | field       | value                                                  |
- * | ----------- | ------------------------------------------------------ |
- * | `d:<name>`  | JSON text of the user's key `<name>`                    |
- * | `f:<name>`  | JSON text of flash value `<name>`                       |
- * | `m:c`       | created-at, milliseconds since the epoch               |
- * | `m:e`       | expires-at, milliseconds since the epoch (`inf`: never) |
+ * - `d:<name>`: JSON text of the user's key `<name>`;
+ * - `f:<name>`: JSON text of flash value `<name>`;
+ * - `D:"<name>"`, `F:"<name>"`: the same, for a name holding a NUL or a lone
+ *   surrogate (which cannot travel raw), the name written as a JSON string;
+ * - `m:c`: created-at, milliseconds since the epoch;
+ * - `m:e`: expires-at, milliseconds since the epoch (`inf`: never).
  *
  * Reading is one `HGETALL`. Creating and updating are one Lua script (sent
  * by `EVALSHA`, falling back to `EVAL` when the server does not have it
@@ -22,13 +22,8 @@
  *
  * @module
  */
-import { SessionStoreError, SessionValueError } from "../errors.ts";
-import {
-  emptyFields,
-  type JsonFields,
-  type SessionChange,
-  type SessionRecord,
-} from "../store.ts";
+import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { emptyFields, type JsonFields, type SessionChange, type SessionRecord } from "../store.ts";
 
 /**
  * How a command reaches Redis. `call` resolves with the reply as plain
@@ -38,7 +33,7 @@ import {
  * transport failure.
  */
 export interface RedisTransport {
-  /** Send `args` (command name first). `key` is the one key it touches (cluster routing). */
+  /** Send `args` (command name first). `key` is the one Redis key it touches (cluster routing). */
   call(key: string, args: string[]): Promise<unknown>;
 }
 
@@ -69,7 +64,7 @@ if op == 'u' then
   end
   if ARGV[5] == '1' or ARGV[6] == '1' then
     for _, f in ipairs(redis.call('HKEYS', key)) do
-      local p = string.sub(f, 1, 2)
+      local p = string.lower(string.sub(f, 1, 2))
       if (p == 'd:' and ARGV[5] == '1') or (p == 'f:' and ARGV[6] == '1') then
         redis.call('HDEL', key, f)
       end
@@ -117,13 +112,14 @@ function writeScriptSha(): Promise<string> {
 /** The script's source, for tests and for operators who preload it (`SCRIPT LOAD`). */
 export const REDIS_WRITE_SCRIPT: string = WRITE_SCRIPT;
 
-const DATA = "d:";
-const FLASH = "f:";
+const DATA = "d";
+const FLASH = "f";
 const CREATED = "m:c";
 const EXPIRES = "m:e";
-// A lone surrogate has no UTF-8 form: Redis clients would silently store U+FFFD
-// instead, and Webdis URLs cannot carry it at all.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+// A name Redis or Webdis cannot carry as it is: a NUL (Webdis cuts its C
+// strings there) or a lone UTF-16 surrogate (no UTF-8 form).
+// deno-lint-ignore no-control-regex -- matching NUL is the point
+const UNSAFE_NAME = /[\u0000\uD800-\uDFFF]/u;
 const decoder = new TextDecoder();
 
 function timeText(ms: number): string {
@@ -136,15 +132,30 @@ function parseTime(text: string | undefined): number {
   return text === "" ? NaN : Number(text);
 }
 
-function field(prefix: string, name: string): string {
-  if (LONE_SURROGATE.test(name)) {
-    throw new SessionValueError(
-      name,
-      `session key ${JSON.stringify(name)} holds a lone UTF-16 surrogate, which Redis (UTF-8) ` +
-        "cannot store; use keys that are well-formed Unicode",
-    );
+/**
+ * The hash field of user key `name` (`kind` "d" data, "f" flash): `d:name`,
+ * or `D:` + the name as a JSON string when it holds a character that cannot
+ * travel raw (JSON escapes it).
+ */
+function field(kind: string, name: string): string {
+  return UNSAFE_NAME.test(name)
+    ? kind.toUpperCase() + ":" + JSON.stringify(name)
+    : kind + ":" + name;
+}
+
+/** The kind ("d"/"f") and user key of hash field `f`, or null for a metadata/foreign field. */
+function parseField(f: string): [string, string] | null {
+  const kind = f.slice(0, 2);
+  if (kind === "d:" || kind === "f:") return [kind[0], f.slice(2)];
+  if (kind === "D:" || kind === "F:") {
+    try {
+      const name: unknown = JSON.parse(f.slice(2));
+      return typeof name === "string" ? [kind[0].toLowerCase(), name] : null;
+    } catch {
+      return null;
+    }
   }
-  return prefix + name;
+  return null;
 }
 
 function replyText(value: unknown): string | undefined {
@@ -176,7 +187,9 @@ function hashEntries(reply: unknown): Array<[string, string]> | null {
     return out;
   }
   if (reply !== null && typeof reply === "object" && !(reply instanceof Uint8Array)) {
-    for (const f of Object.keys(reply)) if (!push(f, (reply as Record<string, unknown>)[f])) return null;
+    for (const f of Object.keys(reply)) {
+      if (!push(f, (reply as Record<string, unknown>)[f])) return null;
+    }
     return out;
   }
   return null;
@@ -205,6 +218,12 @@ export class RedisSessionLogic {
   readonly #name: string;
 
   constructor(transport: RedisTransport, options: RedisSessionLogicOptions) {
+    if (UNSAFE_NAME.test(options.keyPrefix)) {
+      throw new SessionConfigError(
+        `${options.storeName}: keyPrefix holds a NUL or a lone UTF-16 surrogate; ` +
+          'use printable, well-formed text such as "session_"',
+      );
+    }
     this.#transport = transport;
     this.#prefix = options.keyPrefix;
     this.#name = options.storeName;
@@ -229,10 +248,12 @@ export class RedisSessionLogic {
     let createdAt = NaN;
     let expiresAt = NaN;
     for (const [f, v] of entries) {
-      if (f.startsWith(DATA)) data[f.slice(2)] = v;
-      else if (f.startsWith(FLASH)) flash[f.slice(2)] = v;
-      else if (f === CREATED) createdAt = parseTime(v);
+      if (f === CREATED) createdAt = parseTime(v);
       else if (f === EXPIRES) expiresAt = parseTime(v);
+      else {
+        const parsed = parseField(f);
+        if (parsed) (parsed[0] === DATA ? data : flash)[parsed[1]] = v;
+      }
     }
     // A hash without our metadata is not a session we wrote: treat it as absent.
     if (Number.isNaN(createdAt) || Number.isNaN(expiresAt) || expiresAt <= now) return null;
@@ -286,9 +307,9 @@ export class RedisSessionLogic {
     const tail = ["1", this.redisKey(key), ...argv];
     let reply: unknown;
     try {
-      reply = await this.#transport.call(key, ["EVALSHA", sha, ...tail]);
+      reply = await this.#transport.call(this.redisKey(key), ["EVALSHA", sha, ...tail]);
     } catch (error) {
-      if (!(error instanceof RedisReplyError && error.message.startsWith("NOSCRIPT"))) {
+      if (!(error instanceof RedisReplyError && /\bNOSCRIPT\b/.test(error.message))) {
         throw this.#storeError(error);
       }
       reply = await this.#call(key, ["EVAL", WRITE_SCRIPT, ...tail]);
@@ -306,7 +327,7 @@ export class RedisSessionLogic {
 
   async #call(key: string, args: string[]): Promise<unknown> {
     try {
-      return await this.#transport.call(key, args);
+      return await this.#transport.call(this.redisKey(key), args);
     } catch (error) {
       throw this.#storeError(error);
     }

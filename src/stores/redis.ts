@@ -1,0 +1,241 @@
+/**
+ * `RedisStore`: sessions in Redis, through the client the application
+ * already has. The client is recognised by its shape, never imported:
+ * node-redis (v4 and later, single node or `createCluster`), ioredis (`Redis`
+ * or `Cluster`), and Deno's `redis` module (`connect()`), old and new.
+ *
+ * @module
+ */
+import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import type { ServerStore, SessionChange, SessionRecord } from "../store.ts";
+import { RedisReplyError, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** Prefix of every session's Redis key. Default `"session_"`. */
+  keyPrefix?: string;
+  /**
+   * How long one command may take before the request fails with a
+   * `SessionStoreError` (503), in milliseconds. Default 5000. It bounds a
+   * client that queues commands while it reconnects, which would otherwise
+   * hold the request until Redis comes back.
+   */
+  timeoutMs?: number;
+}
+
+type Send = (key: string, args: string[]) => Promise<unknown>;
+// deno-lint-ignore no-explicit-any
+type AnyClient = Record<string, any>;
+
+const SUPPORTED =
+  "pass a connected client of node-redis (createClient() or createCluster(), v4 or later), " +
+  "ioredis (new Redis() or new Cluster()), or Deno's redis module (connect())";
+
+/**
+ * Sessions in Redis, one hash per session, expiring by Redis's own TTL (no
+ * cleanup job). `client` is the connection the application already has;
+ * the store never closes it.
+ *
+ * ```ts
+ * import { createClient } from "redis";
+ * import { RedisStore, Session } from "oak-sessions";
+ *
+ * const redis = createClient({ url: "redis://127.0.0.1:6379" });
+ * redis.on("error", (err) => console.error("redis:", err.message));
+ * await redis.connect();
+ * app.use(Session.initMiddleware(new RedisStore(redis), { expireAfterSeconds: 3600 }));
+ * ```
+ *
+ * The second argument is the key prefix (as in earlier versions) or
+ * {@link RedisStoreOptions}: `new RedisStore(redis, { keyPrefix: "app_", timeoutMs: 2000 })`.
+ */
+export class RedisStore implements ServerStore {
+  readonly kind = "server" as const;
+  readonly #logic: RedisSessionLogic;
+
+  constructor(client: unknown, keyPrefixOrOptions: string | RedisStoreOptions = "session_") {
+    const options: RedisStoreOptions = typeof keyPrefixOrOptions === "string"
+      ? { keyPrefix: keyPrefixOrOptions }
+      : keyPrefixOrOptions;
+    if (typeof options !== "object" || options === null) {
+      throw new SessionConfigError(
+        "RedisStore: the second argument must be a key prefix string or an options object",
+      );
+    }
+    const keyPrefix = options.keyPrefix ?? "session_";
+    if (typeof keyPrefix !== "string") {
+      throw new SessionConfigError(
+        `RedisStore: keyPrefix must be a string, got ${typeof keyPrefix}`,
+      );
+    }
+    const timeoutMs = options.timeoutMs ?? 5000;
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new SessionConfigError(
+        `RedisStore: timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
+      );
+    }
+    const send = adapt(client);
+    const transport: RedisTransport = {
+      call: (key, args) => withTimeout(send(key, args), timeoutMs),
+    };
+    this.#logic = new RedisSessionLogic(transport, { keyPrefix, storeName: "RedisStore" });
+  }
+
+  /** The session under `key`, or `null` when it is missing or expired at `now`. */
+  get(key: string, now: number): Promise<SessionRecord | null> {
+    return this.#logic.get(key, now);
+  }
+
+  /** Store a new session (replacing any under that key) and set its TTL. */
+  create(key: string, record: SessionRecord, now: number): Promise<void> {
+    return this.#logic.create(key, record, now);
+  }
+
+  /** Apply `change` atomically if the session still exists; sets its TTL again. */
+  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+    return this.#logic.update(key, change, now);
+  }
+
+  /** Remove the session. */
+  delete(key: string): Promise<void> {
+    return this.#logic.delete(key);
+  }
+}
+
+function isFn(client: AnyClient, name: string): boolean {
+  return typeof client[name] === "function";
+}
+
+/** A `Send` for the client's shape; `SessionConfigError` when the shape is unknown. */
+function adapt(client: unknown): Send {
+  if (typeof client !== "object" || client === null) {
+    throw new SessionConfigError(
+      `RedisStore: expected a Redis client, got ${
+        client === null ? "null" : typeof client
+      }; ${SUPPORTED}`,
+    );
+  }
+  const c = client as AnyClient;
+  // ioredis (Redis and Cluster): `call(command, ...args)` routes by the key itself.
+  if (isFn(c, "call")) {
+    return (_key, args) => tagged(() => c.call(...args));
+  }
+  // node-redis cluster: `sendCommand(firstKey, isReadonly, args)`. Reads go to the master
+  // too (isReadonly false): a replica may not have the write the previous request made.
+  if (isFn(c, "sendCommand") && (isFn(c, "getSlotMaster") || isFn(c, "getMasters"))) {
+    return (key, args) => tagged(() => c.sendCommand(key, false, args));
+  }
+  // node-redis client: `sendCommand(args)`; in v4's legacy mode the promise API is `client.v4`.
+  if (isFn(c, "sendCommand") && "isOpen" in c) {
+    const target: AnyClient = typeof c.v4 === "object" && c.v4 !== null && isFn(c.v4, "sendCommand")
+      ? c.v4
+      : c;
+    return (_key, args) =>
+      tagged(
+        () => target.sendCommand(args),
+        () =>
+          c.isOpen === false
+            ? "the node-redis client is not connected; call `await client.connect()` first"
+            : undefined,
+      );
+  }
+  // Deno's redis module: `sendCommand(command, args)` (newer) or `executor.exec(command, ...args)`.
+  if (isFn(c, "sendCommand") && ("executor" in c || "isConnected" in c)) {
+    return (_key, [command, ...args]) =>
+      tagged(async () => denoReply(await c.sendCommand(command, args), false));
+  }
+  const executor = c.executor;
+  if (typeof executor === "object" && executor !== null) {
+    if (isFn(executor, "sendCommand")) {
+      return (_key, [command, ...args]) =>
+        tagged(async () => denoReply(await executor.sendCommand(command, args), false));
+    }
+    if (isFn(executor, "exec")) {
+      return (_key, [command, ...args]) =>
+        tagged(async () => denoReply(await executor.exec(command, ...args), true));
+    }
+  }
+  throw new SessionConfigError(
+    `RedisStore: the client (${
+      c.constructor?.name ?? "object"
+    }) is not one RedisStore recognises; ${SUPPORTED}`,
+  );
+}
+
+const RAW_TAGS = new Set(["status", "integer", "bulk", "array"]);
+
+/**
+ * Deno redis replies: a plain value (newer versions), a reply object with
+ * `value()` (middle versions), or a `["bulk", value]` tuple (the oldest).
+ */
+function denoReply(reply: unknown, tuples: boolean): unknown {
+  if (reply === undefined) return null;
+  if (
+    tuples && Array.isArray(reply) && reply.length === 2 && typeof reply[0] === "string" &&
+    RAW_TAGS.has(reply[0])
+  ) {
+    return reply[1] === undefined ? null : reply[1];
+  }
+  if (
+    reply !== null && typeof reply === "object" && !Array.isArray(reply) &&
+    typeof (reply as { value?: unknown }).value === "function"
+  ) {
+    const value = (reply as { value(): unknown }).value();
+    return value === undefined ? null : value;
+  }
+  return reply;
+}
+
+/**
+ * Run a client call, turning its error replies (NOSCRIPT, WRONGTYPE...) into
+ * `RedisReplyError` and leaving transport failures as they are. `hint` adds
+ * what the user should do when the failure is their set-up.
+ */
+async function tagged(
+  run: () => Promise<unknown>,
+  hint?: () => string | undefined,
+): Promise<unknown> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isErrorReply(error)) throw new RedisReplyError((error as Error).message);
+    const advice = hint?.();
+    if (advice) {
+      throw new SessionStoreError(`RedisStore: ${advice} (${errorText(error)})`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function isErrorReply(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  // node-redis: SimpleError/BlobError (v5+), ErrorReply (v4); ioredis: ReplyError;
+  // Deno redis: ErrorReplyError.
+  const names = [error.name, error.constructor?.name];
+  return names.some((n) =>
+    typeof n === "string" && /ReplyError|ErrorReply|SimpleError|BlobError/.test(n)
+  ) ||
+    /\bNOSCRIPT\b/.test(error.message);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `promise`, or a `SessionStoreError` once `ms` have passed (the timer never outlives it). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new SessionStoreError(
+            `RedisStore: Redis did not answer within ${ms} ms (is the server up and reachable?)`,
+          ),
+        ),
+      ms,
+    );
+  });
+  // race subscribes to `promise`, so its late rejection is never unhandled.
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
