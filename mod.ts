@@ -39,6 +39,7 @@ export type {
   SessionRecord,
   SessionStore,
 } from "./src/store.ts";
+export { applyChange, emptyFields } from "./src/store.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";
 export type { CookieSecret } from "./src/stores/cookie_seal.ts";
