@@ -35,10 +35,18 @@ export interface RequestState {
   touched: boolean;
 }
 
-/** @internal A fresh, empty, unstored session state. */
-export function freshState(now: number): RequestState {
+/** @internal A fresh, empty, unstored session state (with `id`, or a new ID when first read). */
+export function freshState(now: number, id?: string): RequestState {
+  let current = id;
   return {
-    id: newSessionId(),
+    // Drawn on first use: most requests without a session never store one,
+    // and the random draw is a measurable share of such a request.
+    get id() {
+      return current ??= newSessionId();
+    },
+    set id(value: string) {
+      current = value;
+    },
     stored: false,
     retired: false,
     record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
@@ -53,8 +61,7 @@ export function freshState(now: number): RequestState {
 
 /** @internal The state of a session loaded from its store. */
 export function loadedState(id: string, record: SessionRecord): RequestState {
-  const state = freshState(record.createdAt);
-  state.id = id;
+  const state = freshState(record.createdAt, id);
   state.stored = true;
   state.record = record;
   // The flash values the previous request left are shown now and dropped at commit.
