@@ -95,11 +95,11 @@ export class RedisMonitor {
 /** What one subject did per request in one scenario. */
 export interface Counts {
   requests: number;
-  /** Store calls per request, by method (`get`, `update`, ...); absent when the store cannot be counted. */
+  /** Store calls per request, by method (`get`, `update`, ...); absent (or empty) when no store is counted. */
   ops?: Record<string, number>;
   /** Store calls that write, per request. */
   writeOps?: number;
-  /** Backend round trips per request, by command or statement kind (`HGETALL`, `select`). */
+  /** Backend round trips per request, by command or statement kind (`HGETALL`, `SELECT`). */
   backend?: Record<string, number>;
   /** Backend round trips that write, per request. */
   backendWrites?: number;
@@ -168,7 +168,7 @@ export async function countRequests(options: {
     counts.writeOps = sum(counts.ops, after.writeOps);
     if (before.sql && after.sql) {
       counts.backend = perRequest(before.sql, after.sql, n);
-      counts.backendWrites = (counts.backend.write ?? 0) + (counts.backend.transaction ?? 0);
+      counts.backendWrites = counts.backend["INSERT/UPDATE/DELETE"] ?? 0;
     }
   }
   if (monitor) {

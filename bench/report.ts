@@ -123,7 +123,7 @@ export function countsTable(rows: CountRow[]): string {
       return [
         scenario,
         subjectLabel(subject) + (counts.failures > 0 ? ` (${counts.failures} failed)` : ""),
-        counts.ops ? tally(counts.ops) : "not counted",
+        counts.ops && Object.keys(counts.ops).length > 0 ? tally(counts.ops) : "no store",
         backend,
         writes === undefined ? "n/a" : perRequest(writes),
         `${Math.round(counts.setCookie * 100)}%`,

@@ -57,8 +57,8 @@ const HELP = `npm run bench -- [flags]
   --connections N    concurrent connections (default 32)
   --threads N        wrk threads (default 1)
   --duration S       seconds per measured run (default 2; whole seconds with wrk)
-  --warmup S         seconds of load before the first measured run of each server and
-                     scenario; later rounds find it warm (default 1; 0: none)
+  --warmup S         seconds of load before the first measured run of each server;
+                     later runs find it warm (default 1; 0: none)
   --rounds N         interleaved rounds; the median is reported (default 3)
   --subjects LIST    comma list of subject names (oak-memory), frameworks (oak),
                      libraries (express-session) or stores (redis); default: all
@@ -344,11 +344,12 @@ async function main(): Promise<void> {
   // Throughput, in interleaved rounds.
   const results = new Map<string, LoadResult[]>();
   const warmed = new Set<string>();
-  const measure = async (key: string, url: string, cookie: string | undefined) => {
+  const measure = async (server: string, key: string, url: string, cookie: string | undefined) => {
     const options = { tool, url, cookie, connections, threads };
-    if (warmup > 0 && !warmed.has(key)) {
+    // Once per server: later rounds (and its other scenarios) find its JIT warm.
+    if (warmup > 0 && !warmed.has(server)) {
       await runLoad({ ...options, seconds: warmup });
-      warmed.add(key);
+      warmed.add(server);
     }
     const result = await runLoad({ ...options, seconds: duration });
     results.set(key, [...(results.get(key) ?? []), result]);
@@ -358,12 +359,18 @@ async function main(): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round} of ${rounds}`);
     for (const f of frameworks) {
-      const b = await measure(`${f.id}-bare`, bare.get(f.id)!.url + PATHS.anonymous, undefined);
+      const b = await measure(
+        `${f.id}-bare`,
+        `${f.id}-bare`,
+        bare.get(f.id)!.url + PATHS.anonymous,
+        undefined,
+      );
       log(`  ${f.label} bare: ${fmt(b.rps)} req/s`);
       for (const s of subjects.filter((x) => x.framework === f.id)) {
         const line: string[] = [];
         for (const scenario of scenarios) {
           const r = await measure(
+            s.name,
             `${s.name}/${scenario}`,
             withSessions.get(s.name)!.url + SCENARIO_PATH[scenario],
             WITH_COOKIE[scenario] ? cookies.get(s.name) : undefined,
@@ -420,7 +427,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC",
     machine: machine(),
     load: `${tool}${tool === "wrk" ? ` -t${threads}` : ""}, ${connections} connections, ` +
-      `${rounds} interleaved rounds of ${duration} s (median), ${warmup} s warm-up`,
+      `${rounds} interleaved rounds of ${duration} s (median), ${warmup} s warm-up per server`,
     elapsedSeconds: (performance.now() - started) / 1000,
     notes,
   };

@@ -95,6 +95,6 @@ export interface ServerStats {
   ops: CallCounts;
   /** Which of those write (everything else only reads). */
   writeOps: string[];
-  /** SQL statements run, by kind (`select`, `write`, `transaction`); absent without SQL. */
+  /** SQL statements run, by kind (`SELECT`, `INSERT/UPDATE/DELETE`, `BEGIN/COMMIT`); absent without SQL. */
   sql?: CallCounts;
 }

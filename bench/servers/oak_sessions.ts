@@ -27,7 +27,7 @@ import {
 const kind = process.env.STORE ?? "memory";
 if (!isStoreKind(kind)) throw new Error(`STORE must be a store kind, got ${kind}`);
 
-const sql: CallCounts = { select: 0, write: 0, transaction: 0 };
+const sql: CallCounts = { SELECT: 0, "INSERT/UPDATE/DELETE": 0, "BEGIN/COMMIT": 0 };
 if (kind === "sqlite") countStatements(sql);
 
 const opened = await openStore(kind);
@@ -82,10 +82,10 @@ function countStatements(counts: CallCounts): void {
     const statement = prepare.call(this, text) as Record<string, (...a: unknown[]) => unknown>;
     const head = text.trimStart().slice(0, 8).toUpperCase();
     const what = head.startsWith("SELECT")
-      ? "select"
+      ? "SELECT"
       : /^(BEGIN|COMMIT|ROLLBACK|SAVEPOIN|RELEASE)/.test(head)
-      ? "transaction"
-      : "write";
+      ? "BEGIN/COMMIT"
+      : "INSERT/UPDATE/DELETE";
     for (const method of ["run", "get", "all", "iterate"]) {
       const original = statement[method];
       if (typeof original !== "function") continue;
