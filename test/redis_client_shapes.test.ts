@@ -11,7 +11,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createClient } from "redis";
+import { createClient, RESP_TYPES } from "redis";
 import { SessionConfigError, SessionStoreError } from "../src/errors.ts";
 import { emptyFields, type ServerStore } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
@@ -123,6 +123,11 @@ describe("RedisStore recognises clients by shape", () => {
 
   it("each generation of Deno's redis client works, including after the script cache is flushed", async () => {
     for (const [name, client] of denoShapes(raw)) await cycle(new RedisStore(client), raw, name);
+  });
+
+  it("node-redis with type mappings (hashes as Map, strings as Buffer) works the same", async () => {
+    const mapped = raw.withTypeMapping({ [RESP_TYPES.MAP]: Map, [RESP_TYPES.BLOB_STRING]: Buffer });
+    await cycle(new RedisStore(mapped), raw, "node-redis withTypeMapping");
   });
 
   it("a node-redis client not yet connected: SessionStoreError saying to connect()", async () => {

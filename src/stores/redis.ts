@@ -10,7 +10,13 @@ import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import type { ServerStore, SessionChange, SessionRecord } from "../store.ts";
 import { RedisReplyError, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
 
-/** Options of {@link RedisStore}. */
+/**
+ * Options of {@link RedisStore}.
+ *
+ * ```ts
+ * const store = new RedisStore(redis, { keyPrefix: "shop_session_", timeoutMs: 2000 });
+ * ```
+ */
 export interface RedisStoreOptions {
   /** Prefix of every session's Redis key. Default `"session_"`. */
   keyPrefix?: string;

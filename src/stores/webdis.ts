@@ -10,7 +10,18 @@ import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import type { ServerStore, SessionChange, SessionRecord } from "../store.ts";
 import { RedisReplyError, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
 
-/** Options of {@link WebdisStore}. */
+/**
+ * Options of {@link WebdisStore}.
+ *
+ * ```ts
+ * const store = new WebdisStore({
+ *   url: "https://sessions.example.com",
+ *   username: "app",
+ *   password: "long-random-password",
+ *   timeoutMs: 2000,
+ * });
+ * ```
+ */
 export interface WebdisStoreOptions {
   /** Where Webdis listens, e.g. `"http://127.0.0.1:7379"` (a path prefix is kept). */
   url: string;
@@ -100,6 +111,10 @@ export class WebdisStore implements ServerStore {
  * Percent-encode one argument. `encodeURIComponent` leaves `.` alone, but
  * Webdis reads a trailing `.json`/`.txt`/... as the reply format, so `.` and
  * the other characters it leaves (`!'()*~`) are encoded too.
+ *
+ * ```ts
+ * encodeWebdisArg("a/b.json"); // "a%2Fb%2Ejson"
+ * ```
  */
 export function encodeWebdisArg(arg: string): string {
   return encodeURIComponent(arg).replace(
