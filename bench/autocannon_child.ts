@@ -34,6 +34,7 @@ const result = await autocannon({
 });
 const out: LoadResult = {
   rps: result["2xx"] / result.duration,
+  requests: result["2xx"] + result.non2xx,
   bad: result.non2xx + result.errors + result.timeouts,
   p50Ms: result.latency.p50,
   p99Ms: result.latency.p99,

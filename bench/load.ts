@@ -28,6 +28,8 @@ export interface LoadOptions {
 export interface LoadResult {
   /** Successful (2xx) responses per second. */
   rps: number;
+  /** Responses, successful or not. */
+  requests: number;
   /** Responses other than 2xx, and socket errors or timeouts. */
   bad: number;
   /** Latency percentiles in milliseconds. */
@@ -80,6 +82,7 @@ async function runWrk(options: LoadOptions): Promise<LoadResult> {
   const elapsed = Number(total[2]) * { us: 1e-6, ms: 1e-3, s: 1, m: 60 }[total[3]]!;
   return {
     rps: (Number(total[1]) - non2xx) / elapsed,
+    requests: Number(total[1]),
     bad: non2xx + socketErrors,
     p50Ms: wrkLatency(out, "50%"),
     p99Ms: wrkLatency(out, "99%"),

@@ -20,6 +20,7 @@ import { createClient } from "redis";
 import { countRequests, type Counts, RedisMonitor, total } from "./counts.ts";
 import { hasWrk, type LoadResult, type LoadTool, runLoad } from "./load.ts";
 import {
+  cpuSeconds,
   hasWebdis,
   type OwnWebdis,
   type ServerProcess,
@@ -342,7 +343,9 @@ async function main(): Promise<void> {
   monitor = undefined;
 
   // Throughput, in interleaved rounds.
-  const results = new Map<string, LoadResult[]>();
+  /** A load run, and the server's CPU time per response during it. */
+  type Measured = LoadResult & { cpuMicros: number };
+  const results = new Map<string, Measured[]>();
   const warmed = new Set<string>();
   const measure = async (server: string, key: string, url: string, cookie: string | undefined) => {
     const options = { tool, url, cookie, connections, threads };
@@ -351,7 +354,16 @@ async function main(): Promise<void> {
       await runLoad({ ...options, seconds: warmup });
       warmed.add(server);
     }
-    const result = await runLoad({ ...options, seconds: duration });
+    const pid = servers.find((x) => x.id === server)!.pid;
+    const cpuBefore = cpuSeconds(pid);
+    const load = await runLoad({ ...options, seconds: duration });
+    const cpuAfter = cpuSeconds(pid);
+    const result: Measured = {
+      ...load,
+      cpuMicros: cpuBefore === undefined || cpuAfter === undefined || load.requests === 0
+        ? NaN
+        : ((cpuAfter - cpuBefore) * 1e6) / load.requests,
+    };
     results.set(key, [...(results.get(key) ?? []), result]);
     return result;
   };
@@ -396,6 +408,8 @@ async function main(): Promise<void> {
         bareRounds: bareRuns.map((r) => r.rps),
         withRounds: runs.map((r) => r.rps),
         bad: runs.reduce((a, r) => a + r.bad, 0),
+        bareCpuMicros: median(bareRuns.map((r) => r.cpuMicros)),
+        withCpuMicros: median(runs.map((r) => r.cpuMicros)),
         p99Ms: median(runs.map((r) => r.p99Ms)),
         target: s.ours && TARGET_SCENARIOS.includes(scenario) ? TARGET_RATIO[s.store] : undefined,
       });
