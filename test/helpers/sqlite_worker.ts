@@ -26,6 +26,12 @@ import { openDb } from "./sqlite_db.ts";
 
 const [mode, dbPath, ...rest] = process.argv.slice(2);
 const input = createInterface({ input: process.stdin });
+// The parent never closes our stdin: if it does, the parent is gone, and a
+// worker must not outlive its test.
+let finished = false;
+input.on("close", () => {
+  if (!finished) process.exit(2);
+});
 const pending: string[] = [];
 const waiting: ((line: string) => void)[] = [];
 input.on("line", (line) => {
@@ -85,7 +91,7 @@ switch (mode) {
     // correct under such load, but not what this test is about).
     let appliedBeforeDelete = 0;
     let sawDeleted = false;
-    for (; i < Number(half) + 100_000; i++) {
+    for (; i < Number(half) + 10_000; i++) {
       await new Promise((resolve) => setTimeout(resolve, 1));
       const now = Date.now();
       if (!(await store.update(key, setOne(`${prefix}${i}`, i, now), now))) {
@@ -131,4 +137,5 @@ switch (mode) {
 
 await store.close();
 db.close();
+finished = true;
 input.close();
