@@ -199,7 +199,7 @@ type Statements =
  *
  * Throws `SessionConfigError` at construction for an unknown driver, a table
  * name that is not an identifier, or a schema it cannot create (a read-only
- * file without the table). A failing call throws `SessionStoreError`.
+ * file without the table). A call that fails rejects with `SessionStoreError`.
  */
 export class SqliteStore implements ServerStore {
   /** Marks this as a server-side store for the middleware. */
