@@ -43,8 +43,12 @@ export { applyChange, emptyFields } from "./src/store.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";
 export type { CookieSecret } from "./src/stores/cookie_seal.ts";
-export { SqliteStore, type SqliteStoreOptions } from "./src/stores/sqlite.ts";
-export type { SqliteDatabase } from "./src/stores/sqlite_drivers.ts";
+export { sqliteStatements, SqliteStore, type SqliteStoreOptions } from "./src/stores/sqlite.ts";
+export type {
+  PreparedStatementDatabase,
+  QueryDatabase,
+  SqliteDatabase,
+} from "./src/stores/sqlite_drivers.ts";
 export { RedisStore, type RedisStoreOptions } from "./src/stores/redis.ts";
 export { WebdisStore, type WebdisStoreOptions } from "./src/stores/webdis.ts";
 import "./src/oak_context.ts";

@@ -165,6 +165,16 @@ export class Session<T extends SessionShape = SessionShape> {
   }
 
   /**
+   * When the session ends as stored (milliseconds since the epoch): its idle
+   * expiry, capped by its absolute one, as of the last refresh. Use pushes it
+   * forward. `undefined` while the session is not stored (it has held no data yet).
+   */
+  get expiresAt(): number | undefined {
+    const s = this.#req();
+    return s.stored ? s.record.expiresAt : undefined;
+  }
+
+  /**
    * The value of `key`, or `undefined`. A flash value is consumed by reading it.
    * Each call returns a fresh copy: changing it changes nothing until `set`.
    */

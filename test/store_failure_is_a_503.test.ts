@@ -29,7 +29,9 @@ describe("a failing store", () => {
     const errors: unknown[] = [];
     const { store, setDown } = breakable(new MemoryStore());
     const app = new Application({ logErrors: false });
-    app.addEventListener("error", (e) => errors.push(e.error));
+    app.addEventListener("error", (e) => {
+      errors.push(e.error);
+    });
     app.use(Session.initMiddleware(store));
     app.use(async (ctx) => {
       if (ctx.request.method === "POST") {

@@ -213,6 +213,7 @@ async function pageView(
     cart: CART_ITEMS.map((item) => ({ item, count: session.get(`cart:${item}`) ?? 0 })),
     fingerprint: stored ? await fingerprint(session.id) : undefined,
     idleSeconds,
+    expiresAt: session.expiresAt,
     data,
   };
 }

@@ -25,6 +25,8 @@ export interface PageView {
   fingerprint: string | undefined;
   /** The session's idle timeout, in seconds. */
   idleSeconds: number;
+  /** When the stored session ends (ms since the epoch); undefined while it is not stored. */
+  expiresAt?: number;
   /** The session's data (flash values excluded). */
   data: Record<string, unknown>;
   /** The page counter's text, on `/session`. */
@@ -148,9 +150,15 @@ function sessionSection(view: PageView): string {
     <dt>ID fingerprint</dt><dd>${fingerprint}
       <span class="hint">first 8 hex digits of SHA-256 of the ID; the ID itself stays in the
       HttpOnly cookie</span></dd>
-    <dt>Expiry</dt><dd id="expiry">after ${
+    <dt>Expiry</dt><dd id="expiry">${
+    view.expiresAt === undefined
+      ? "not stored yet"
+      : `<time>${new Date(view.expiresAt).toISOString().replace("T", " ").slice(0, 19)} UTC</time>`
+  } <span class="hint">after ${
     minutes(view.idleSeconds)
-  } without a visit (each visit pushes it back)</dd>
+  } without a visit; use pushes it back (written at most every ${
+    minutes(view.idleSeconds / 10)
+  })</span></dd>
   </dl>
   <pre id="session-data">${escapeHtml(JSON.stringify(view.data, null, 2))}</pre>
 </section>`;
