@@ -178,14 +178,16 @@ export function resultsMarkdown(
   );
   out.push(countsTable(counts), "");
   out.push("## Targets (oak-sessions)", "");
-  for (const t of targets) out.push(`- ${t.met ? "✓" : "✗"} ${t.text}`);
+  for (const t of targets) out.push(bullet(t));
   out.push("", "## Scenarios", "");
-  for (const [name, text] of Object.entries(SCENARIO_TEXT)) out.push(`- **${name}**: ${text}`);
+  for (const [name, text] of Object.entries(SCENARIO_TEXT)) {
+    out.push(wrap(`**${name}**: ${text}`, "- "));
+  }
   out.push("", "## Subjects", "");
-  for (const s of subjects) out.push(`- ${subjectLabel(s)}: ${s.setup}`);
+  for (const s of subjects) out.push(wrap(`${subjectLabel(s)}: ${s.setup}`, "- "));
   if (info.notes.length > 0) {
     out.push("", "## Notes", "");
-    for (const n of info.notes) out.push(`- ${n}`);
+    for (const n of info.notes) out.push(wrap(n, "- "));
   }
   out.push("", "## Every round (req/s)", "");
   out.push(
@@ -206,11 +208,31 @@ export function resultsMarkdown(
 
 function measuredOn(info: RunInfo): string[] {
   return [
-    `Measured ${info.date} on ${info.machine}.`,
+    wrap(`Measured ${info.date} on ${info.machine}.`),
     "",
-    `Load: ${info.load}. The run took ${Math.round(info.elapsedSeconds)} s.`,
+    wrap(`Load: ${info.load}. The run took ${Math.round(info.elapsedSeconds)} s.`),
   ];
 }
+
+/** Prose filled to 100 columns as `deno fmt` does (`first` starts the first line, e.g. "- "). */
+export function wrap(text: string, first = "", width = 100): string {
+  const indent = " ".repeat(first.length);
+  const lines: string[] = [];
+  let line = first;
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const blank = line === first || line === indent;
+    if (!blank && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent + word;
+    } else {
+      line += (blank ? "" : " ") + word;
+    }
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
+
+const bullet = (t: TargetCheck) => wrap(`${t.met ? "✓" : "✗"} ${t.text}`, "- ");
 
 /** The generated part of docs/benchmarks.md: when, where, the tables, the chart. */
 export function docsSection(
@@ -222,13 +244,13 @@ export function docsSection(
   return [
     ...measuredOn(info),
     "",
-    "![ratio of bare throughput kept with sessions](../bench/results.svg)",
+    "![ratio of bare throughput kept with sessions](bench/results.svg)",
     "",
     throughputTable(rows),
     "",
     countsTable(counts),
     "",
-    ...targets.map((t) => `- ${t.met ? "✓" : "✗"} ${t.text}`),
+    ...targets.map(bullet),
   ].join("\n");
 }
 

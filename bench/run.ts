@@ -518,7 +518,7 @@ function checkTargets(rows: Row[], counts: CountRow[]): TargetCheck[] {
       const trips = k.backend ? total(k.backend) : total(k.ops);
       out.push({
         text: `read, ${c.subject.store}: ` +
-          (server ? `${perRequest(trips)} store round trips (target 1), ` : "") +
+          (server ? `${perRequest(trips)} store round trip(s) (target 1), ` : "") +
           `${perRequest(writes)} writes, Set-Cookie on ${Math.round(setCookie * 100)}% (target 0)`,
         met: (!server || Math.abs(trips - 1) < 0.005) && writes < 0.005 && setCookie === 0 &&
           k.failures === 0,
@@ -528,7 +528,7 @@ function checkTargets(rows: Row[], counts: CountRow[]): TargetCheck[] {
       // A client store's read only looks for its cookie in the request: no store operation.
       const ops = server ? total(k.ops) + total(k.backend) : writes;
       out.push({
-        text: `anonymous, ${c.subject.store}: ${perRequest(ops)} store operations, ` +
+        text: `anonymous, ${c.subject.store}: ${perRequest(ops)} store operation(s), ` +
           `Set-Cookie on ${Math.round(setCookie * 100)}% (target 0 and 0)`,
         met: ops < 0.005 && setCookie === 0 && k.failures === 0,
       });
