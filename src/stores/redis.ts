@@ -7,8 +7,12 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import type { ServerStore, SessionChange, SessionRecord } from "../store.ts";
-import { RedisReplyError, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
+import {
+  checkRedisOptions,
+  RedisReplyError,
+  RedisSessionLogic,
+  type RedisTransport,
+} from "./redis_logic.ts";
 
 /**
  * Options of {@link RedisStore}.
@@ -55,10 +59,7 @@ const SUPPORTED =
  * The second argument is the key prefix (as in earlier versions) or
  * {@link RedisStoreOptions}: `new RedisStore(redis, { keyPrefix: "app_", timeoutMs: 2000 })`.
  */
-export class RedisStore implements ServerStore {
-  readonly kind = "server" as const;
-  readonly #logic: RedisSessionLogic;
-
+export class RedisStore extends RedisSessionLogic {
   constructor(client: unknown, keyPrefixOrOptions: string | RedisStoreOptions = "session_") {
     const options: RedisStoreOptions = typeof keyPrefixOrOptions === "string"
       ? { keyPrefix: keyPrefixOrOptions }
@@ -68,43 +69,12 @@ export class RedisStore implements ServerStore {
         "RedisStore: the second argument must be a key prefix string or an options object",
       );
     }
-    const keyPrefix = options.keyPrefix ?? "session_";
-    if (typeof keyPrefix !== "string") {
-      throw new SessionConfigError(
-        `RedisStore: keyPrefix must be a string, got ${typeof keyPrefix}`,
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? 5000;
-    if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-      throw new SessionConfigError(
-        `RedisStore: timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
-      );
-    }
+    const { keyPrefix, timeoutMs } = checkRedisOptions("RedisStore", options);
     const send = adapt(client);
     const transport: RedisTransport = {
       call: (key, args) => withTimeout(send(key, args), timeoutMs),
     };
-    this.#logic = new RedisSessionLogic(transport, { keyPrefix, storeName: "RedisStore" });
-  }
-
-  /** The session under `key`, or `null` when it is missing or expired at `now`. */
-  get(key: string, now: number): Promise<SessionRecord | null> {
-    return this.#logic.get(key, now);
-  }
-
-  /** Store a new session (replacing any under that key) and set its TTL. */
-  create(key: string, record: SessionRecord, now: number): Promise<void> {
-    return this.#logic.create(key, record, now);
-  }
-
-  /** Apply `change` atomically if the session still exists; sets its TTL again. */
-  update(key: string, change: SessionChange, now: number): Promise<boolean> {
-    return this.#logic.update(key, change, now);
-  }
-
-  /** Remove the session. */
-  delete(key: string): Promise<void> {
-    return this.#logic.delete(key);
+    super(transport, { keyPrefix, storeName: "RedisStore" });
   }
 }
 

@@ -23,7 +23,13 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { emptyFields, type JsonFields, type SessionChange, type SessionRecord } from "../store.ts";
+import {
+  emptyFields,
+  type JsonFields,
+  type ServerStore,
+  type SessionChange,
+  type SessionRecord,
+} from "../store.ts";
 
 /**
  * How a command reaches Redis. `call` resolves with the reply as plain
@@ -204,15 +210,39 @@ export interface RedisSessionLogicOptions {
 }
 
 /**
+ * The options both Redis stores share, checked: `keyPrefix` (default
+ * `"session_"`) and `timeoutMs` (default 5000).
+ */
+export function checkRedisOptions(
+  storeName: string,
+  options: { keyPrefix?: unknown; timeoutMs?: unknown },
+): { keyPrefix: string; timeoutMs: number } {
+  const keyPrefix = options.keyPrefix ?? "session_";
+  if (typeof keyPrefix !== "string") {
+    throw new SessionConfigError(
+      `${storeName}: keyPrefix must be a string, got ${typeof keyPrefix}`,
+    );
+  }
+  const timeoutMs = options.timeoutMs ?? 5000;
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    throw new SessionConfigError(
+      `${storeName}: timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
+    );
+  }
+  return { keyPrefix, timeoutMs };
+}
+
+/**
  * The store operations over a {@link RedisTransport}. `RedisStore` and
- * `WebdisStore` delegate to it; it is not part of the public API.
+ * `WebdisStore` extend it, each with its own transport.
  *
  * ```ts
  * const logic = new RedisSessionLogic(transport, { keyPrefix: "session_", storeName: "RedisStore" });
  * const record = await logic.get(key, Date.now());
  * ```
  */
-export class RedisSessionLogic {
+export class RedisSessionLogic implements ServerStore {
+  readonly kind = "server" as const;
   readonly #transport: RedisTransport;
   readonly #prefix: string;
   readonly #name: string;
@@ -234,6 +264,7 @@ export class RedisSessionLogic {
     return this.#prefix + key;
   }
 
+  /** The session under `key`, or `null` when it is missing or expired at `now`. One HGETALL. */
   async get(key: string, now: number): Promise<SessionRecord | null> {
     const reply = await this.#call(key, ["HGETALL", this.redisKey(key)]);
     const entries = hashEntries(reply);
@@ -260,6 +291,7 @@ export class RedisSessionLogic {
     return { data, flash, createdAt, expiresAt };
   }
 
+  /** Store a new session (replacing any under that key) and set its TTL. */
   async create(key: string, record: SessionRecord, now: number): Promise<void> {
     const sets = pairs(DATA, record.data);
     const flash = pairs(FLASH, record.flash);
@@ -277,6 +309,7 @@ export class RedisSessionLogic {
     ]);
   }
 
+  /** Apply `change` atomically if the session still exists; sets its TTL again. */
   async update(key: string, change: SessionChange, now: number): Promise<boolean> {
     const sets = pairs(DATA, change.set);
     const deletes = change.delete.map((name) => field(DATA, name));
@@ -297,6 +330,7 @@ export class RedisSessionLogic {
     return reply === 1;
   }
 
+  /** Remove the session. */
   async delete(key: string): Promise<void> {
     await this.#call(key, ["DEL", this.redisKey(key)]);
   }

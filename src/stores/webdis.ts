@@ -7,8 +7,12 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import type { ServerStore, SessionChange, SessionRecord } from "../store.ts";
-import { RedisReplyError, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
+import {
+  checkRedisOptions,
+  RedisReplyError,
+  RedisSessionLogic,
+  type RedisTransport,
+} from "./redis_logic.ts";
 
 /**
  * Options of {@link WebdisStore}.
@@ -53,57 +57,21 @@ const MAX_URL_LENGTH = 2048;
  * app.use(Session.initMiddleware(store, { expireAfterSeconds: 3600 }));
  * ```
  */
-export class WebdisStore implements ServerStore {
-  readonly kind = "server" as const;
-  readonly #logic: RedisSessionLogic;
-
+export class WebdisStore extends RedisSessionLogic {
   constructor(options: WebdisStoreOptions) {
     if (typeof options !== "object" || options === null) {
       throw new SessionConfigError(
         'WebdisStore: pass an options object, e.g. new WebdisStore({ url: "http://127.0.0.1:7379" })',
       );
     }
-    const keyPrefix = options.keyPrefix ?? "session_";
-    if (typeof keyPrefix !== "string") {
-      throw new SessionConfigError(
-        `WebdisStore: keyPrefix must be a string, got ${typeof keyPrefix}`,
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? 5000;
-    if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-      throw new SessionConfigError(
-        `WebdisStore: timeoutMs must be a positive number of milliseconds, got ${
-          String(timeoutMs)
-        }`,
-      );
-    }
+    const { keyPrefix, timeoutMs } = checkRedisOptions("WebdisStore", options);
     const transport = new WebdisTransport(
       options.url,
       timeoutMs,
       options.username,
       options.password,
     );
-    this.#logic = new RedisSessionLogic(transport, { keyPrefix, storeName: "WebdisStore" });
-  }
-
-  /** The session under `key`, or `null` when it is missing or expired at `now`. */
-  get(key: string, now: number): Promise<SessionRecord | null> {
-    return this.#logic.get(key, now);
-  }
-
-  /** Store a new session (replacing any under that key) and set its TTL. */
-  create(key: string, record: SessionRecord, now: number): Promise<void> {
-    return this.#logic.create(key, record, now);
-  }
-
-  /** Apply `change` atomically if the session still exists; sets its TTL again. */
-  update(key: string, change: SessionChange, now: number): Promise<boolean> {
-    return this.#logic.update(key, change, now);
-  }
-
-  /** Remove the session. */
-  delete(key: string): Promise<void> {
-    return this.#logic.delete(key);
+    super(transport, { keyPrefix, storeName: "WebdisStore" });
   }
 }
 
