@@ -1,0 +1,292 @@
+/**
+ * The Oak server under stress: oak-sessions with one store (opened by
+ * `examples/stores.ts`), in its own process so a crash shows as an exit. The
+ * harness (`stress/harness.ts`) starts it with `STRESS_CONFIG` (JSON, see
+ * `ServerConfig`) and reads `READY <port>` from its stdout. Node only (the
+ * SQLite store uses better-sqlite3).
+ *
+ * Application routes (behind the session middleware):
+ * - `GET /anon`: answers without touching the session (the anonymous flood);
+ * - `GET /all`: the session's data as JSON (what a hostile cookie could see);
+ * - `POST /login?canary=C&pad=N`: a real session holding a canary value (and
+ *   N characters of padding, to make the cookie store use chunk cookies);
+ * - `POST /set?k=K&v=V`, `POST /bump`: writes (concurrent tabs, outage load);
+ * - `POST /slow?k=K&token=T` and `POST /logout?token=T`: a slow write and a
+ *   logout of one session, ordered by the server: the slow request loads the
+ *   session, the logout then commits, and only then does the slow request
+ *   write (the interleaving of rack-session CVE-2025-46336, every round).
+ *
+ * Harness routes (`/__stress/...`, before the session middleware; loopback
+ * only, this is a test server): counters and RSS, the backend's session count
+ * and dump, whether a session's key exists in the backend, and the clock
+ * offset. The clock is the only fake: `now()` is `Date.now() + offset`, so a
+ * session can be created "two hours ago" and its real cookie replayed expired.
+ *
+ * @module
+ */
+import { Application, type Context } from "@oakserver/oak";
+import Database from "better-sqlite3";
+import { createClient } from "redis";
+import { openStore } from "../examples/stores.ts";
+import { MemoryStore, Session } from "../mod.ts";
+import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../mod.ts";
+import { sessionKey } from "../src/session_id.ts";
+import { serve } from "../test/helpers/oak_server.ts";
+import type { ServerConfig } from "./services.ts";
+
+const config = JSON.parse(process.env.STRESS_CONFIG ?? "{}") as ServerConfig;
+let clockOffset = 0;
+const now = () => Date.now() + clockOffset;
+
+const stats = {
+  requests: 0,
+  status5xx: 0,
+  setCookieResponses: 0,
+  errors: {} as Record<string, number>,
+  lastError: "",
+  unhandledRejections: 0,
+};
+// Counted, not fatal: the harness reports them (a crash would hide the figure).
+process.on("unhandledRejection", (reason) => {
+  stats.unhandledRejections++;
+  console.error("unhandled rejection:", reason);
+});
+
+const opened = await openStore(config.kind, config.env);
+let store: SessionStore = opened.store;
+
+// MemoryStore has no way to list its sessions: record every key the middleware
+// creates, so the dump can read back each one the store still holds.
+const createdKeys = new Set<string>();
+if (opened.store instanceof MemoryStore) {
+  const inner: ServerStore = opened.store;
+  store = {
+    kind: "server",
+    get: (key: string, n: number) => inner.get(key, n),
+    create: (key: string, record: SessionRecord, n: number) => {
+      createdKeys.add(key);
+      return inner.create(key, record, n);
+    },
+    update: (key: string, change: SessionChange, n: number) => inner.update(key, change, n),
+    delete: (key: string) => inner.delete(key),
+  };
+}
+
+/** The backend, read directly (not through the store under test). */
+interface Backend {
+  count(): Promise<number>;
+  dump(): Promise<string>;
+  exists(key: string): Promise<boolean>;
+}
+
+async function openBackend(): Promise<Backend> {
+  switch (config.kind) {
+    case "memory": {
+      const memory = opened.store as MemoryStore;
+      return {
+        count: () => Promise.resolve(memory.size),
+        dump: async () => {
+          const out: Record<string, unknown> = {};
+          for (const key of createdKeys) {
+            const record = await memory.get(key, -Infinity);
+            if (record) out[key] = record;
+          }
+          return JSON.stringify(out);
+        },
+        exists: async (key) => (await memory.get(key, -Infinity)) !== null,
+      };
+    }
+    case "sqlite": {
+      const db = new Database(config.env.SQLITE_FILE, { readonly: true });
+      return {
+        count: () => {
+          const row = db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number };
+          return Promise.resolve(row.n);
+        },
+        dump: () => Promise.resolve(JSON.stringify(db.prepare("SELECT * FROM sessions").all())),
+        exists: (key) =>
+          Promise.resolve(
+            db.prepare("SELECT 1 FROM sessions WHERE key = ?").get(key) !== undefined,
+          ),
+      };
+    }
+    case "redis":
+    case "webdis": {
+      const client = createClient({ url: config.inspectRedisUrl });
+      client.on("error", () => {});
+      await client.connect();
+      const keys = async () => {
+        const found: string[] = [];
+        for await (const batch of client.scanIterator({ MATCH: "session_*", COUNT: 1000 })) {
+          found.push(...batch);
+        }
+        return found;
+      };
+      return {
+        count: async () => (await keys()).length,
+        dump: async () => {
+          const lines: string[] = [];
+          for (const key of await keys()) {
+            lines.push(key, JSON.stringify(await client.hGetAll(key)));
+          }
+          return lines.join("\n");
+        },
+        exists: async (key) => (await client.exists(`session_${key}`)) === 1,
+      };
+    }
+    case "cookie":
+      return {
+        count: () => Promise.resolve(0),
+        dump: () => Promise.resolve(""),
+        exists: () => Promise.resolve(false),
+      };
+  }
+}
+
+const backend = await openBackend();
+
+// The slow request and the logout of one round meet here (bounded waits).
+interface Round {
+  loaded: Promise<void>;
+  markLoaded: () => void;
+  committed: Promise<void>;
+  markCommitted: () => void;
+}
+const rounds = new Map<string, Round>();
+function round(token: string): Round {
+  let r = rounds.get(token);
+  if (!r) {
+    let markLoaded!: () => void;
+    let markCommitted!: () => void;
+    const loaded = new Promise<void>((res) => (markLoaded = res));
+    const committed = new Promise<void>((res) => (markCommitted = res));
+    r = { loaded, markLoaded, committed, markCommitted };
+    rounds.set(token, r);
+  }
+  return r;
+}
+/** Whether `p` settled within `ms`. */
+function within(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p.then(() => true),
+    new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function control(ctx: Context, path: string): Promise<void> {
+  const q = ctx.request.url.searchParams;
+  switch (path) {
+    case "/__stress/stats": {
+      const m = process.memoryUsage();
+      ctx.response.body = { ...stats, rss: m.rss, heapUsed: m.heapUsed };
+      return;
+    }
+    case "/__stress/gc":
+      (globalThis as { gc?: () => void }).gc?.();
+      ctx.response.body = { rss: process.memoryUsage().rss };
+      return;
+    case "/__stress/reset":
+      stats.requests = stats.status5xx = stats.setCookieResponses = 0;
+      stats.errors = {};
+      ctx.response.body = { ok: true };
+      return;
+    case "/__stress/count":
+      ctx.response.body = { stored: await backend.count() };
+      return;
+    case "/__stress/dump":
+      ctx.response.body = await backend.dump();
+      return;
+    case "/__stress/exists":
+      ctx.response.body = { exists: await backend.exists(await sessionKey(q.get("id") ?? "")) };
+      return;
+    case "/__stress/clock":
+      clockOffset = Number(q.get("offset") ?? 0);
+      ctx.response.body = { offset: clockOffset };
+      return;
+    default:
+      ctx.response.status = 404;
+  }
+}
+
+const app = new Application({ logErrors: false });
+app.use(async (ctx, next) => {
+  const path = ctx.request.url.pathname;
+  if (path.startsWith("/__stress/")) return await control(ctx, path);
+  stats.requests++;
+  try {
+    await next();
+  } catch (error) {
+    const name = error instanceof Error ? error.name : typeof error;
+    stats.errors[name] = (stats.errors[name] ?? 0) + 1;
+    stats.lastError = error instanceof Error ? error.message : String(error);
+    throw error;
+  } finally {
+    if (ctx.response.headers.has("set-cookie")) stats.setCookieResponses++;
+    // The logout's session commit is done once the inner middleware returned.
+    const token = ctx.request.url.searchParams.get("token");
+    if (path === "/logout" && token) round(token).markCommitted();
+  }
+});
+app.addEventListener("error", () => {
+  stats.status5xx++;
+});
+app.use(Session.initMiddleware(store, { expireAfterSeconds: config.expireAfterSeconds, now }));
+app.use(async (ctx) => {
+  const q = ctx.request.url.searchParams;
+  const session = ctx.state.session as Session;
+  switch (ctx.request.url.pathname) {
+    case "/anon":
+      ctx.response.body = "ok";
+      return;
+    case "/all":
+      ctx.response.body = JSON.stringify(session.all());
+      return;
+    case "/login":
+      session.set("canary", q.get("canary") ?? "none");
+      session.set("user", "stress");
+      if (q.has("pad")) session.set("pad", "p".repeat(Number(q.get("pad"))));
+      ctx.response.body = "ok";
+      return;
+    case "/set":
+      session.set(q.get("k") ?? "k", q.get("v") ?? "");
+      ctx.response.body = "ok";
+      return;
+    case "/bump": {
+      const n = ((session.get("n") as number | undefined) ?? 0) + 1;
+      session.set("n", n);
+      ctx.response.body = String(n);
+      return;
+    }
+    case "/slow": {
+      const r = round(q.get("token") ?? "");
+      session.get("canary");
+      r.markLoaded();
+      const ordered = await within(r.committed, 5000);
+      session.set(q.get("k") ?? "late", "written by the slow request");
+      rounds.delete(q.get("token") ?? "");
+      ctx.response.body = JSON.stringify({ ordered });
+      return;
+    }
+    case "/logout": {
+      await within(round(q.get("token") ?? "").loaded, 5000);
+      await session.destroy();
+      ctx.response.body = "ok";
+      return;
+    }
+    default:
+      ctx.response.status = 404;
+  }
+});
+
+const server = await serve(app);
+process.stdout.write(`READY ${server.port}\n`);
+async function shutdown(): Promise<void> {
+  server.close();
+  await opened.close().catch(() => {});
+  process.exit(0);
+}
+process.on("SIGTERM", shutdown);
+// The harness holds our stdin: when it is gone, so are we.
+process.stdin.on("end", shutdown);
+process.stdin.resume();
