@@ -57,7 +57,9 @@ export type SessionOutcome =
   /** A stored session changed, or its sliding expiry is due. */
   | { action: "update"; change: SessionChange; refreshCookie: boolean }
   /** The stored session was destroyed (or rotated while empty): remove it. */
-  | { action: "retire" };
+  | { action: "retire" }
+  /** The request's cookie named no live session and none is stored: clear the cookie. */
+  | { action: "forget" };
 
 function isClientStore(store: SessionStore): store is ClientStore {
   return store.kind === "client";
@@ -147,28 +149,30 @@ export class SessionEngine {
       }
       if (found && this.#alive(found.session, now)) {
         const { id, ...record } = found.session;
-        state = loadedState(id, record);
+        state = loadedState(id, record, undefined);
         // Sealed with an older key: re-seal with the newest on this request.
         if (found.stale) state.flashChanged = true;
       }
-      sawCookie = found !== null;
+      // A cookie that did not open (tampered, expired, an old key) is cleared.
+      sawCookie = found !== null ||
+        await ctx.cookies.get(store.cookieName, { signed: false }) !== undefined;
     } else {
       const id = await ctx.cookies.get(this.options.cookieName, this.options.cookieGetOptions);
       sawCookie = id !== undefined;
       if (isSessionId(id)) {
+        const key = await sessionKey(id);
         let record;
         try {
-          record = await store.get(await sessionKey(id), now);
+          record = await store.get(key, now);
         } catch (error) {
           throw asStoreError(error, "reading a session");
         }
-        if (record && this.#alive(record, now)) state = loadedState(id, record);
+        if (record && this.#alive(record, now)) state = loadedState(id, record, key);
       }
     }
     if (state === undefined) {
       state = freshState(now);
-      // A dead cookie is cleared unless this request stores a new session.
-      state.retired = sawCookie;
+      state.deadCookie = sawCookie;
     }
     if (sawCookie) varyCookie(ctx.response.headers);
     return sessionFor(this, state);
@@ -189,7 +193,8 @@ export class SessionEngine {
           },
         };
       }
-      return s.retired ? { action: "retire" } : { action: "none" };
+      if (s.retired) return { action: "retire" };
+      return s.deadCookie ? { action: "forget" } : { action: "none" };
     }
     const dirty = s.cleared || s.flashChanged || hasFields(s.set) || s.deleted.size > 0;
     const refreshDue = expiresAt - s.record.expiresAt >= this.options.refreshMs;
@@ -219,7 +224,7 @@ export class SessionEngine {
     if (s.touched || outcome.action !== "none") varyCookie(ctx.response.headers);
     const store = this.store;
     // This response may carry several cookies (ours, chunks, the app's own).
-    if (outcome.action !== "none" || s.retired) sendEverySetCookie(ctx);
+    if (outcome.action !== "none") sendEverySetCookie(ctx);
     try {
       if (isClientStore(store)) await this.#commitClient(ctx, store, s, outcome);
       else await this.#commitServer(ctx, store, s, outcome, now);
@@ -241,11 +246,11 @@ export class SessionEngine {
       case "create":
         await store.create(await sessionKey(s.id), outcome.record, now);
         // Created first, retired after: a failure in between loses nothing.
-        if (s.retired) await this.#retireLoaded(store, ctx);
+        if (s.retiredKey !== undefined) await store.delete(s.retiredKey);
         await this.#setCookie(ctx, s.id, outcome.record);
         return;
       case "update": {
-        const applied = await store.update(await sessionKey(s.id), outcome.change, now);
+        const applied = await store.update(s.key ?? await sessionKey(s.id), outcome.change, now);
         // Not applied: the session ended meanwhile (a logout wins); forget it.
         if (!applied) await this.#clearCookie(ctx);
         else if (outcome.refreshCookie) {
@@ -254,7 +259,10 @@ export class SessionEngine {
         return;
       }
       case "retire":
-        await this.#retireLoaded(store, ctx);
+        if (s.retiredKey !== undefined) await store.delete(s.retiredKey);
+        await this.#clearCookie(ctx);
+        return;
+      case "forget":
         await this.#clearCookie(ctx);
         return;
     }
@@ -286,12 +294,13 @@ export class SessionEngine {
         return await store.write(ctx.cookies, record, this.#cookieOptions(ctx, record));
       }
       case "retire":
+      case "forget":
         return await store.clear(ctx.cookies, this.#cookieOptions(ctx, undefined));
     }
   }
 
-  /** The ID the request came with, when it named a stored session this request replaced. */
-  async #retireLoaded(store: ServerStore, ctx: OakContextLike): Promise<void> {
+  /** Delete the session named by the request's cookie. */
+  async #deleteByCookie(store: ServerStore, ctx: OakContextLike): Promise<void> {
     const old = await ctx.cookies.get(this.options.cookieName, this.options.cookieGetOptions);
     if (isSessionId(old)) await store.delete(await sessionKey(old));
   }
@@ -321,7 +330,7 @@ export class SessionEngine {
     if (typeof resolved === "object" && resolved !== null && "cookies" in resolved) {
       const ctx = resolved;
       const current = ctx.state?.session;
-      if (current && stateOf(current as Session) !== undefined) {
+      if (typeof current === "object" && current !== null && stateOf(current) !== undefined) {
         // Inside this manager's middleware: end it at commit, like destroy().
         return await (current as Session).destroy();
       }
@@ -329,7 +338,7 @@ export class SessionEngine {
         if (isClientStore(this.store)) {
           return await this.store.clear(ctx.cookies, this.#cookieOptions(ctx, undefined));
         }
-        await this.#retireLoaded(this.store, ctx);
+        await this.#deleteByCookie(this.store, ctx);
       } catch (error) {
         throw asStoreError(error, "deleting a session");
       }

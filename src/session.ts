@@ -21,8 +21,14 @@ export interface RequestState {
   id: string;
   /** Whether the session exists in the store (or the client's cookie) as loaded. */
   stored: boolean;
-  /** Stored sessions this request replaced (regenerate, destroy): removed at commit. */
+  /** A server-side store's key of the stored session (SHA-256 of its ID), hashed once. */
+  key: string | undefined;
+  /** Whether this request replaced a stored session (regenerate, destroy): removed at commit. */
   retired: boolean;
+  /** The server-side store's key of the replaced session. */
+  retiredKey: string | undefined;
+  /** The request's session cookie led nowhere (unknown, expired): cleared unless a session is stored. */
+  deadCookie: boolean;
   record: SessionRecord;
   set: JsonFields;
   deleted: Set<string>;
@@ -48,7 +54,10 @@ export function freshState(now: number, id?: string): RequestState {
       current = value;
     },
     stored: false,
+    key: undefined,
     retired: false,
+    retiredKey: undefined,
+    deadCookie: false,
     record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
     set: emptyFields(),
     deleted: new Set(),
@@ -59,10 +68,15 @@ export function freshState(now: number, id?: string): RequestState {
   };
 }
 
-/** @internal The state of a session loaded from its store. */
-export function loadedState(id: string, record: SessionRecord): RequestState {
+/** @internal The state of a session loaded from its store (under `key`, for a server-side store). */
+export function loadedState(
+  id: string,
+  record: SessionRecord,
+  key: string | undefined,
+): RequestState {
   const state = freshState(record.createdAt, id);
   state.stored = true;
+  state.key = key;
   state.record = record;
   // The flash values the previous request left are shown now and dropped at commit.
   for (const _ in record.flash) {
@@ -83,7 +97,7 @@ export function sessionFor(engine: SessionEngine, state: RequestState): Session 
 }
 
 /** @internal The request state of a session (undefined for a manager). */
-export let stateOf: (session: Session) => RequestState | undefined;
+export let stateOf: (session: object) => RequestState | undefined;
 
 /**
  * Sessions for Oak. Build the middleware once, then use the session of each
@@ -127,7 +141,8 @@ export class Session<T extends SessionShape = SessionShape> {
   }
 
   static {
-    stateOf = (session) => session.#state;
+    // A brand check: anything else kept at ctx.state.session is not a session.
+    stateOf = (session) => #state in session ? session.#state : undefined;
   }
 
   /**
@@ -257,8 +272,12 @@ export class Session<T extends SessionShape = SessionShape> {
    */
   regenerate(): Promise<void> {
     const s = this.#req();
-    if (s.stored) s.retired = true;
+    if (s.stored) {
+      s.retired = true;
+      s.retiredKey = s.key;
+    }
     s.stored = false;
+    s.key = undefined;
     s.id = newSessionId();
     return Promise.resolve();
   }
@@ -268,6 +287,7 @@ export class Session<T extends SessionShape = SessionShape> {
     const s = this.#req();
     const fresh = freshState(this.#engine.now());
     fresh.retired = s.retired || s.stored;
+    fresh.retiredKey = s.retiredKey ?? s.key;
     fresh.touched = true;
     this.#state = fresh;
     return Promise.resolve();

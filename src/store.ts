@@ -82,6 +82,8 @@ export interface SealedSession extends SessionRecord {
  */
 export interface ClientStore {
   readonly kind: "client";
+  /** The name of the (first) cookie the session lives in. */
+  readonly cookieName: string;
   /**
    * The session in the request's cookies, or `null` when there is none, or it
    * is tampered, expired (at `now`), or sealed with an unknown key. Never throws

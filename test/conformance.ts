@@ -284,6 +284,7 @@ export function conformance(target: ConformanceTarget): void {
         "\u00ff\u00fe",
       ];
       const names = ["session", "session_data", "session_data.1"];
+      const before = writes();
       for (const value of garbage) {
         for (const name of names) {
           const r = await client().request("/all", { headers: { cookie: `${name}=${value}` } });
@@ -291,6 +292,18 @@ export function conformance(target: ConformanceTarget): void {
           assert.deepEqual(r.json(), {});
         }
       }
+      assert.equal(writes(), before, "garbage costs the store no write");
+    });
+
+    it("clears a cookie that names no live session, without a store write", async () => {
+      const c = await withSession({ k: 1 });
+      clock += (IDLE + 1) * 1000;
+      const before = writes();
+      const r = await c.get("/all");
+      assert.deepEqual(r.json(), {});
+      assert.ok(r.setCookies.length >= 1 && r.setCookies.every((x) => x.deletes), "cleared");
+      assert.equal(c.cookies.size, 0);
+      assert.equal(writes(), before);
     });
 
     it("does not adopt an ID it did not issue (no fixation)", async () => {
