@@ -107,8 +107,9 @@ export async function openStore(
         kind,
         store,
         description: `RedisStore (node-redis, ${url})`,
-        close: async () => {
+        close: () => {
           client.destroy();
+          return Promise.resolve();
         },
       };
     }
