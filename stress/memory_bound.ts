@@ -5,17 +5,20 @@
  * fast enough for a million sessions). Run by the harness in its own Node
  * process, so its RSS is this workload's alone; prints one JSON line.
  *
- * `STRESS_CONFIG`: `{ "sessions": N, "bound": B }`.
+ * `STRESS_CONFIG`: `{ "sessions": N, "bound": B, "deadlineMs": D }`.
  *
  * @module
  */
 import { Application } from "@oakserver/oak";
 import { MemoryStore, Session } from "../mod.ts";
 
-const { sessions, bound } = JSON.parse(process.env.STRESS_CONFIG ?? "{}") as {
+const { sessions, bound, deadlineMs } = JSON.parse(process.env.STRESS_CONFIG ?? "{}") as {
   sessions: number;
   bound: number;
+  deadlineMs: number;
 };
+// Count and time bounded: no new request starts after the deadline.
+const deadline = Date.now() + deadlineMs;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const CONCURRENCY = 32;
 const SAMPLE_EVERY = 1000;
@@ -44,7 +47,7 @@ async function one(): Promise<void> {
 async function pour(n: number): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < n) {
+    while (next < n && Date.now() < deadline) {
       const i = next++;
       await one();
       if (i % SAMPLE_EVERY === 0) maxHeld = Math.max(maxHeld, store.size);
@@ -75,5 +78,5 @@ console.log(JSON.stringify({
   rssAfter,
   heapFull,
   heapAfter,
-  perSecond: Math.round((sessions - bound) / seconds),
+  perSecond: Math.round((created - bound) / seconds),
 }));

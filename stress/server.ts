@@ -10,7 +10,8 @@
  * - `GET /all`: the session's data as JSON (what a hostile cookie could see);
  * - `POST /login?canary=C&pad=N`: a real session holding a canary value (and
  *   N characters of padding, to make the cookie store use chunk cookies);
- * - `POST /set?k=K&v=V`, `POST /bump`: writes (concurrent tabs, outage load);
+ * - `POST /tab?k=K&v=V`: a tab's write; answers with the value K held before;
+ * - `POST /set?k=K&v=V`, `POST /bump`: writes (outage load);
  * - `POST /slow?k=K&token=T` and `POST /logout?token=T`: a slow write and a
  *   logout of one session, ordered by the server: the slow request loads the
  *   session, the logout then commits, and only then does the slow request
@@ -252,6 +253,14 @@ app.use(async (ctx) => {
       session.set(q.get("k") ?? "k", q.get("v") ?? "");
       ctx.response.body = "ok";
       return;
+    case "/tab": {
+      // A tab's write, answering with what the key held before it (its previous write).
+      const key = q.get("k") ?? "k";
+      const before = session.get(key) ?? null;
+      session.set(key, q.get("v") ?? "");
+      ctx.response.body = JSON.stringify({ before });
+      return;
+    }
     case "/bump": {
       const n = ((session.get("n") as number | undefined) ?? 0) + 1;
       session.set("n", n);

@@ -64,8 +64,10 @@ describe("stress and fault suite, small size", () => {
         assert.match(r.na ?? "", /client-side store/, "the cookie store says why it is n/a");
         continue;
       }
-      figure(r, "keys expected", SIZE.tabs * SIZE.tabRequests);
-      figure(r, "keys found", SIZE.tabs * SIZE.tabRequests);
+      figure(r, "keys expected", SIZE.tabs);
+      figure(r, "keys found", SIZE.tabs);
+      figure(r, "writes expected", SIZE.tabs * SIZE.tabRequests);
+      figure(r, "writes found", SIZE.tabs * SIZE.tabRequests);
       figure(r, "errors", 0);
       figure(r, "crashed processes", 0);
     }
