@@ -181,29 +181,33 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         if (stores.includes("webdis")) webdis = await startWebdis(redis.port, 1);
       }
       const redisUrl = (db: number) => `redis://127.0.0.1:${redis!.port}/${db}`;
-      const configs: Record<StoreKind, ServerConfig> = {
-        memory: { kind: "memory", env: {}, expireAfterSeconds: 3600 },
-        cookie: { kind: "cookie", env: { COOKIE_SECRET: secret }, expireAfterSeconds: 3600 },
-        sqlite: {
+      const configs: Record<StoreKind, () => ServerConfig> = {
+        memory: () => ({ kind: "memory", env: {}, expireAfterSeconds: 3600 }),
+        cookie: () => ({
+          kind: "cookie",
+          env: { COOKIE_SECRET: secret },
+          expireAfterSeconds: 3600,
+        }),
+        sqlite: () => ({
           kind: "sqlite",
           env: { SQLITE_FILE: join(dir, "sessions.db") },
           expireAfterSeconds: 3600,
-        },
-        redis: {
+        }),
+        redis: () => ({
           kind: "redis",
           env: { REDIS_URL: redisUrl(0) },
           inspectRedisUrl: redisUrl(0),
           expireAfterSeconds: 3600,
-        },
-        webdis: {
+        }),
+        webdis: () => ({
           kind: "webdis",
           env: { WEBDIS_URL: `http://127.0.0.1:${webdis?.port}` },
           inspectRedisUrl: redisUrl(1),
           expireAfterSeconds: 3600,
-        },
+        }),
       };
       const launched = await Promise.allSettled(
-        stores.map((k) => startChild("server.ts", configs[k], k)),
+        stores.map((k) => startChild("server.ts", configs[k](), k)),
       );
       const failedStart = launched.find((s) => s.status === "rejected");
       if (failedStart) {
@@ -218,7 +222,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
             kind,
             server,
             kind === "cookie" ? "session_data" : "session",
-            kind === "sqlite" ? configs.sqlite.env.SQLITE_FILE : undefined,
+            kind === "sqlite" ? join(dir, "sessions.db") : undefined,
           ),
         );
       });

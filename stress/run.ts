@@ -7,6 +7,7 @@
  * npm run stress                                # full size, every check, every store
  * npm run stress -- --size small                # the size npm test runs
  * npm run stress -- --checks 1,3 --stores memory,sqlite --seed 42
+ * npm run stress -- --json stress-report.json  # also write every figure as JSON
  * ```
  *
  * Needs redis-server and webdis installed (it starts its own, on spare ports)
@@ -14,6 +15,7 @@
  *
  * @module
  */
+import { writeFileSync } from "node:fs";
 import { isStoreKind, type StoreKind } from "../examples/stores.ts";
 import { runStress } from "./harness.ts";
 import type { Size } from "./result.ts";
@@ -21,7 +23,7 @@ import type { Size } from "./result.ts";
 function usage(problem: string): never {
   console.error(
     `${problem}\nusage: npm run stress -- [--size small|full] [--checks 1,2,...] ` +
-      "[--stores memory,cookie,sqlite,redis,webdis] [--seed N]",
+      "[--stores memory,cookie,sqlite,redis,webdis] [--seed N] [--json FILE]",
   );
   process.exit(2);
 }
@@ -30,6 +32,7 @@ let size: Size = "full";
 let checks: number[] | undefined;
 let stores: StoreKind[] | undefined;
 let seed: number | undefined;
+let json: string | undefined;
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   const [flag, inline] = args[i].split("=", 2);
@@ -52,6 +55,9 @@ for (let i = 0; i < args.length; i++) {
       seed = Number(value());
       if (!Number.isInteger(seed)) usage("--seed takes an integer");
       break;
+    case "--json":
+      json = value();
+      break;
     default:
       usage(`unknown argument ${args[i]}`);
   }
@@ -62,6 +68,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => pr
 
 try {
   const report = await runStress({ size, checks, stores, seed, log: (line) => console.log(line) });
+  if (json) {
+    writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), ...report }, null, 2));
+  }
   process.exit(report.results.some((r) => r.problems.length) ? 1 : 0);
 } catch (error) {
   console.error(`stress: ${(error as Error).message}`);

@@ -271,14 +271,14 @@ app.use(async (ctx) => {
       const r = round(q.get("token") ?? "");
       session.get("canary");
       r.markLoaded();
-      const ordered = await within(r.committed, 5000);
+      const ordered = await within(r.committed, 30_000);
       session.set(q.get("k") ?? "late", "written by the slow request");
       rounds.delete(q.get("token") ?? "");
       ctx.response.body = JSON.stringify({ ordered });
       return;
     }
     case "/logout": {
-      await within(round(q.get("token") ?? "").loaded, 5000);
+      await within(round(q.get("token") ?? "").loaded, 30_000);
       await session.destroy();
       ctx.response.body = "ok";
       return;

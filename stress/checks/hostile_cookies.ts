@@ -119,10 +119,13 @@ class HostileCookies {
         return none(this.#chunked(sealed));
       }
       case "bytes flipped": {
+        // 1 to 3 distinct positions, each changed to another character (two
+        // flips of one position could restore the original: not hostile).
         const chars = [...value];
-        const flips = 1 + this.#int(3);
-        for (let f = 0; f < flips; f++) {
-          const at = this.#int(chars.length);
+        const positions = new Set<number>();
+        const flips = Math.min(1 + this.#int(3), chars.length);
+        while (positions.size < flips) positions.add(this.#int(chars.length));
+        for (const at of positions) {
           let c = chars[at];
           while (c === chars[at]) c = B64[this.#int(64)];
           chars[at] = c;
@@ -214,6 +217,7 @@ export async function hostileCookies(
   let controlsSeen = 0;
   const status4xx: Record<string, number> = {};
   const byCategory: Record<string, number> = {};
+  const offenders: string[] = [];
   const rand = prng(seed ^ 0x5eed);
 
   const run = await pool(total, 64, deadlineMs, async (i) => {
@@ -248,7 +252,16 @@ export async function hostileCookies(
     if (status >= 500) status5xx++;
     if (status >= 400 && status < 500) status4xx[status] = (status4xx[status] ?? 0) + 1;
     const seen = new Set(body.match(CANARY) ?? []);
-    for (const canary of seen) if (canary !== h.allowed) sawOther++;
+    for (const canary of seen) {
+      if (canary === h.allowed) continue;
+      sawOther++;
+      if (offenders.length < 3) {
+        offenders.push(
+          `${h.category}: status ${status}, saw ${canary}, may see ${h.allowed}, cookie ` +
+            JSON.stringify(h.cookie.slice(0, 200)) + `, body ${JSON.stringify(body.slice(0, 300))}`,
+        );
+      }
+    }
     if (h.category === "control" && h.allowed !== null && seen.has(h.allowed)) controlsSeen++;
   });
 
@@ -273,6 +286,7 @@ export async function hostileCookies(
     f.set("stored before", storedBefore).atMost("stored after", await sut.stored(), storedBefore);
   }
   f.set("4xx", Object.entries(status4xx).map(([s, n]) => `${s}x${n}`).join(" ") || "none");
+  for (const o of offenders) f.fail(o);
   if (run.timedOut) f.fail(`stopped at the time bound after ${run.done} of ${total} requests`);
   return f.result(1, "hostile cookies", sut.kind, started);
 }
