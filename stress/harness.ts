@@ -66,6 +66,7 @@ export interface Workload {
   deadlineMs: number;
 }
 
+/** The two sizes: `full` is `npm run stress`, `small` is what `npm test` runs. */
 export const SIZES: Record<Size, Workload> = {
   full: {
     hostile: 100_000,
@@ -142,7 +143,16 @@ async function foreignSealed(secret: string, name: string): Promise<string> {
   return parts.join("");
 }
 
-/** Run the suite; never throws for a failed figure (see each result's `problems`). */
+/**
+ * Run the suite; never throws for a failed figure (see each result's
+ * `problems`). Throws when a service cannot start (redis-server or webdis
+ * missing), with what to install.
+ *
+ * ```ts
+ * const report = await runStress({ size: "small", checks: [1, 3], log: console.log });
+ * const failed = report.results.filter((r) => r.problems.length);
+ * ```
+ */
 export async function runStress(options: StressOptions): Promise<StressReport> {
   const started = Date.now();
   const w = SIZES[options.size];

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 /** The repository root (the child servers run from it, to find node_modules). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A temp dir this run owns. */

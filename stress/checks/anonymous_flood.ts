@@ -132,6 +132,9 @@ export async function anonymousFlood(
     .set("RSS MB before", mb(before.rss))
     .set("RSS MB after", mb(after.rss))
     .set("RSS growth MB", mb(after.rss) - mb(before.rss))
+    // RSS keeps what the heap once grew to; the live heap after a full GC shows what is held.
+    .set("heap MB before", mb(before.heapUsed))
+    .set("heap MB after", mb(after.heapUsed))
     .set("req/s", Math.round(counts.answers / floodSeconds))
     .set("driver", counts.driver);
   if (counts.socketErrors) f.set("socket errors", counts.socketErrors);

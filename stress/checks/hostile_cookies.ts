@@ -36,6 +36,7 @@ interface Hostile {
   allowed: string | null;
 }
 
+/** The kinds of hostile cookie, taken in turn. */
 export const CATEGORIES = [
   "random bytes",
   "valid-looking base64url",
