@@ -6,6 +6,9 @@
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Which load generator. */
@@ -35,6 +38,34 @@ export interface LoadResult {
   /** Latency percentiles in milliseconds. */
   p50Ms: number;
   p99Ms: number;
+}
+
+/**
+ * A short burst of `requests` requests (in wrk, a Lua script stops it), so
+ * that a server idle since its last run is warm again when measured.
+ */
+export async function prime(
+  options: Omit<LoadOptions, "seconds">,
+  requests: number,
+): Promise<void> {
+  if (requests <= 0) return;
+  if (options.tool === "autocannon") {
+    await runAutocannon({ ...options, seconds: 10, amount: requests });
+    return;
+  }
+  const script = join(mkdtempSync(join(tmpdir(), "oak-sessions-bench-wrk-")), "stop.lua");
+  writeFileSync(
+    script,
+    `local n = 0\nresponse = function()\n  n = n + 1\n  if n >= ${requests} then wrk.thread:stop() end\nend\n`,
+  );
+  try {
+    const args = ["-t1", `-c${options.connections}`, "-d10s", "-s", script];
+    if (options.cookie) args.push("-H", `Cookie: ${options.cookie}`);
+    const { code, out, err } = await collect("wrk", [...args, options.url]);
+    if (code !== 0) throw new Error(`wrk failed (${code}): ${err || out}`);
+  } finally {
+    rmSync(dirname(script), { recursive: true, force: true });
+  }
 }
 
 /** Whether `wrk` is on the PATH. */
@@ -95,7 +126,7 @@ function wrkLatency(out: string, percentile: string): number {
   return Number(m[1]) * { us: 1e-3, ms: 1, s: 1000 }[m[2]]!;
 }
 
-async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
+async function runAutocannon(options: LoadOptions & { amount?: number }): Promise<LoadResult> {
   const child = fileURLToPath(new URL("./autocannon_child.ts", import.meta.url));
   const { code, out, err } = await collect(process.execPath, [
     "--import",

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
 import { countRequests, type Counts, RedisMonitor, total } from "./counts.ts";
-import { hasWrk, type LoadResult, type LoadTool, runLoad } from "./load.ts";
+import { hasWrk, type LoadResult, type LoadTool, prime, runLoad } from "./load.ts";
 import {
   cpuSeconds,
   hasWebdis,
@@ -58,10 +58,12 @@ const HELP = `npm run bench -- [flags]
 
   --connections N    concurrent connections (default 32)
   --threads N        wrk threads (default 1)
-  --duration S       seconds per measured run (default 2; whole seconds with wrk)
+  --duration S       seconds per measured run (default 1; whole seconds with wrk)
   --warmup S         seconds of load before the first measured run of each server;
                      later runs find it warm (default 1; 0: none)
-  --rounds N         interleaved rounds; the median is reported (default 3)
+  --prime N          requests sent right before every measured run, unmeasured: a server
+                     idle since its last run is slow for its first moments (default 500)
+  --rounds N         interleaved rounds; the median is reported (default 4)
   --subjects LIST    comma list of subject names (oak-memory), frameworks (oak),
                      libraries (express-session) or stores (redis); default: all
   --scenarios LIST   comma list of ${SCENARIOS.join(", ")}; default: all
@@ -82,9 +84,10 @@ const { values: flags } = parseArgs({
   options: {
     connections: { type: "string", default: "32" },
     threads: { type: "string", default: "1" },
-    duration: { type: "string", default: "2" },
+    duration: { type: "string", default: "1" },
     warmup: { type: "string", default: "1" },
-    rounds: { type: "string", default: "3" },
+    prime: { type: "string", default: "500" },
+    rounds: { type: "string", default: "4" },
     subjects: { type: "string" },
     scenarios: { type: "string" },
     tool: { type: "string" },
@@ -117,6 +120,7 @@ const connections = numberFlag("connections", 1);
 const threads = numberFlag("threads", 1);
 const duration = numberFlag("duration", 0.1);
 const warmup = numberFlag("warmup", 0);
+const primeRequests = numberFlag("prime", 0);
 const rounds = numberFlag("rounds", 1);
 const redisDb = numberFlag("redis-db", 0);
 const countN = numberFlag("count-requests", 1);
@@ -356,6 +360,7 @@ async function main(): Promise<void> {
       warmed.add(server);
     }
     const pid = servers.find((x) => x.id === server)!.pid;
+    await prime(options, primeRequests);
     const cpuBefore = cpuSeconds(pid);
     const load = await runLoad({ ...options, seconds: duration });
     const cpuAfter = cpuSeconds(pid);
@@ -372,15 +377,15 @@ async function main(): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round} of ${rounds}`);
     for (const f of frameworks) {
-      const b = await measure(
-        `${f.id}-bare`,
-        `${f.id}-bare`,
-        bare.get(f.id)!.url + PATHS.anonymous,
-        undefined,
-      );
-      log(`  ${f.label} bare: ${fmt(b.rps)} req/s`);
       for (const s of subjects.filter((x) => x.framework === f.id)) {
-        const line: string[] = [];
+        // Each subject's scenarios right after its own bare run: the pair sees the same machine.
+        const b = await measure(
+          `${f.id}-bare`,
+          `${s.name}/bare`,
+          bare.get(f.id)!.url + PATHS.anonymous,
+          undefined,
+        );
+        const line: string[] = [`bare ${fmt(b.rps)}`];
         for (const scenario of scenarios) {
           const r = await measure(
             s.name,
@@ -399,13 +404,15 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const scenario of scenarios) {
     for (const s of subjects) {
-      const bareRuns = results.get(`${s.framework}-bare`)!;
+      const bareRuns = results.get(`${s.name}/bare`)!;
       const runs = results.get(`${s.name}/${scenario}`)!;
       rows.push({
         scenario,
         subject: s,
         bare: median(bareRuns.map((r) => r.rps)),
         with: median(runs.map((r) => r.rps)),
+        ratio: median(runs.map((r, i) => r.rps / bareRuns[i].rps)),
+        addedMicros: median(runs.map((r, i) => 1e6 / r.rps - 1e6 / bareRuns[i].rps)),
         bareRounds: bareRuns.map((r) => r.rps),
         withRounds: runs.map((r) => r.rps),
         bad: runs.reduce((a, r) => a + r.bad, 0),
