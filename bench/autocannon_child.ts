@@ -22,16 +22,14 @@ const autocannon = createRequire(import.meta.url)("autocannon") as (options: {
   url: string;
   connections: number;
   duration: number;
-  amount?: number;
   headers: Record<string, string>;
 }) => Promise<AutocannonResult>;
 
-const options = JSON.parse(process.argv[2]) as LoadOptions & { amount?: number };
+const options = JSON.parse(process.argv[2]) as LoadOptions;
 const result = await autocannon({
   url: options.url,
   connections: options.connections,
   duration: options.seconds,
-  amount: options.amount,
   headers: options.cookie ? { cookie: options.cookie } : {},
 });
 const out: LoadResult = {

@@ -6,9 +6,7 @@
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { Agent, request } from "node:http";
 import { fileURLToPath } from "node:url";
 
 /** Which load generator. */
@@ -41,30 +39,33 @@ export interface LoadResult {
 }
 
 /**
- * A short burst of `requests` requests (in wrk, a Lua script stops it), so
- * that a server idle since its last run is warm again when measured.
+ * A short burst of `requests` requests over `connections` keep-alive
+ * connections, sent from this process and not measured, so that a server
+ * idle since its last run is warm again when measured. (wrk cannot stop
+ * before its duration, and a child process would cost more than the burst.)
  */
 export async function prime(
-  options: Omit<LoadOptions, "seconds">,
+  options: Pick<LoadOptions, "url" | "cookie" | "connections">,
   requests: number,
 ): Promise<void> {
-  if (requests <= 0) return;
-  if (options.tool === "autocannon") {
-    await runAutocannon({ ...options, seconds: 10, amount: requests });
-    return;
-  }
-  const script = join(mkdtempSync(join(tmpdir(), "oak-sessions-bench-wrk-")), "stop.lua");
-  writeFileSync(
-    script,
-    `local n = 0\nresponse = function()\n  n = n + 1\n  if n >= ${requests} then wrk.thread:stop() end\nend\n`,
-  );
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const headers = options.cookie ? { cookie: options.cookie } : {};
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(options.url, { agent, headers }, (res) => {
+        res.on("error", reject).on("end", resolve).resume();
+      });
+      req.on("error", reject).end();
+    });
+  let left = requests;
   try {
-    const args = ["-t1", `-c${options.connections}`, "-d10s", "-s", script];
-    if (options.cookie) args.push("-H", `Cookie: ${options.cookie}`);
-    const { code, out, err } = await collect("wrk", [...args, options.url]);
-    if (code !== 0) throw new Error(`wrk failed (${code}): ${err || out}`);
+    await Promise.all(
+      Array.from({ length: Math.min(options.connections, requests) }, async () => {
+        while (left-- > 0) await one();
+      }),
+    );
   } finally {
-    rmSync(dirname(script), { recursive: true, force: true });
+    agent.destroy();
   }
 }
 
@@ -126,7 +127,7 @@ function wrkLatency(out: string, percentile: string): number {
   return Number(m[1]) * { us: 1e-3, ms: 1, s: 1000 }[m[2]]!;
 }
 
-async function runAutocannon(options: LoadOptions & { amount?: number }): Promise<LoadResult> {
+async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
   const child = fileURLToPath(new URL("./autocannon_child.ts", import.meta.url));
   const { code, out, err } = await collect(process.execPath, [
     "--import",

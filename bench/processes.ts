@@ -49,6 +49,8 @@ export function startServer(
   const path = fileURLToPath(new URL(`./servers/${file}`, import.meta.url));
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path], {
     stdio: ["pipe", "pipe", "pipe"],
+    // `--import tsx` resolves from the working directory: the project's.
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
     env: { ...process.env, NODE_ENV: "production", ...env },
   });
   let err = "";

@@ -61,8 +61,9 @@ const HELP = `npm run bench -- [flags]
   --duration S       seconds per measured run (default 1; whole seconds with wrk)
   --warmup S         seconds of load before the first measured run of each server;
                      later runs find it warm (default 1; 0: none)
-  --prime N          requests sent right before every measured run, unmeasured: a server
-                     idle since its last run is slow for its first moments (default 500)
+  --prime N          requests sent (by this process, unmeasured) right before every
+                     measured run: a server idle since its last run is slow for its first
+                     moments (default 500)
   --rounds N         interleaved rounds; the median is reported (default 4)
   --subjects LIST    comma list of subject names (oak-memory), frameworks (oak),
                      libraries (express-session) or stores (redis); default: all
