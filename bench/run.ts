@@ -64,7 +64,7 @@ const HELP = `npm run bench -- [flags]
   --prime N          requests sent (by this process, unmeasured) right before every
                      measured run: a server idle since its last run is slow for its first
                      moments (default 500)
-  --rounds N         interleaved rounds; the median is reported (default 4)
+  --rounds N         interleaved rounds; the median is reported (default 3)
   --subjects LIST    comma list of subject names (oak-memory), frameworks (oak),
                      libraries (express-session) or stores (redis); default: all
   --scenarios LIST   comma list of ${SCENARIOS.join(", ")}; default: all
@@ -88,7 +88,7 @@ const { values: flags } = parseArgs({
     duration: { type: "string", default: "1" },
     warmup: { type: "string", default: "1" },
     prime: { type: "string", default: "500" },
-    rounds: { type: "string", default: "4" },
+    rounds: { type: "string", default: "3" },
     subjects: { type: "string" },
     scenarios: { type: "string" },
     tool: { type: "string" },
