@@ -25,8 +25,23 @@ export class HttpClient {
     this.#agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   }
 
-  /** Send one request; rejects on a network error or after `timeoutMs`. */
+  /**
+   * Send one request; rejects on a network error or after `timeoutMs`. A
+   * request on a kept-alive socket that the server had just closed as idle is
+   * sent once more on a new socket (the server never read it), as Node's
+   * documentation advises for keep-alive agents.
+   */
   request(method: string, path: string, cookie?: string, timeoutMs = 30_000): Promise<Reply> {
+    return this.#send(method, path, cookie, timeoutMs, false);
+  }
+
+  #send(
+    method: string,
+    path: string,
+    cookie: string | undefined,
+    timeoutMs: number,
+    retried: boolean,
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {};
       if (cookie !== undefined) headers.cookie = cookie;
@@ -55,9 +70,12 @@ export class HttpClient {
         () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)),
         timeoutMs,
       );
-      req.on("error", (error) => {
+      req.on("error", (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(error);
+        const idleClose = error.code === "ECONNRESET" || error.message === "socket hang up";
+        if (!retried && req.reusedSocket && idleClose) {
+          this.#send(method, path, cookie, timeoutMs, true).then(resolve, reject);
+        } else reject(error);
       });
       req.end();
     });
