@@ -56,6 +56,16 @@ export interface ServerStore {
    * before `now`. Returns whether it was applied.
    */
   update(key: string, change: SessionChange, now: number): Promise<boolean>;
+  /**
+   * Move the session to a new ID (`regenerate()`, `rotate_session_key`), atomically
+   * and only if the session under `oldKey` still exists and has not expired
+   * before `now`: write under `newKey` the *stored* record with `change`
+   * applied (so a concurrent write of another key is kept), remove `oldKey`,
+   * and return `true`. When the old session is gone (a logout, an expiry, a
+   * revocation landed while the rotating request was in flight), write nothing
+   * and return `false`: a rotation never brings a session back.
+   */
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean>;
   /** Remove the session; no error when it does not exist. */
   delete(key: string): Promise<void>;
   /** Remove expired sessions; returns how many went. Stores with their own TTL may omit it. */
