@@ -9,13 +9,13 @@ import { sendEverySetCookie } from "./oak_set_cookie.ts";
 import { SessionConfigError, SessionError, SessionStoreError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from "./options.ts";
 import {
+  endSession,
   freshState,
+  idOf,
   loadedState,
+  moveSession as moveSessionOf,
   type RequestState,
-  type Session,
-  sessionFor,
-  stateOf,
-} from "./session.ts";
+} from "./request_state.ts";
 import { isSessionId, sessionKey } from "./session_id.ts";
 import type {
   ClientStore,
@@ -39,9 +39,14 @@ export interface OakContextLike {
   state: Record<string, any>;
 }
 
-/** An Oak middleware (fits `app.use` and `router.get(path, middleware, handler)`). */
-export type SessionMiddleware = (
-  ctx: OakContextLike,
+/**
+ * An Oak middleware (fits `app.use` and `router.get(path, middleware, handler)`).
+ * Its context type names the session at `state.session`, so Oak's router
+ * infers the state of the handlers after it: `ctx.state.session` is typed
+ * `S` there without a cast, whichever Oak (npm or JSR) and import name.
+ */
+export type SessionMiddleware<S = unknown> = (
+  ctx: OakContextLike & { state: { session: S } },
   next: () => Promise<unknown>,
 ) => Promise<void>;
 
@@ -54,6 +59,11 @@ export type SessionOutcome =
   | { action: "none" }
   /** A session not yet stored now holds data: store it (then retire the one it replaced). */
   | { action: "create"; record: SessionRecord }
+  /**
+   * A stored session got a new ID (`regenerate()`): move it, with this
+   * request's changes, only if it still exists.
+   */
+  | { action: "rotate"; fromKey: string; change: SessionChange }
   /** A stored session changed, or its sliding expiry is due. */
   | { action: "update"; change: SessionChange; refreshCookie: boolean }
   /** The stored session was destroyed (or rotated while empty): remove it. */
@@ -77,7 +87,16 @@ function checkStore(store: unknown): SessionStore {
   if (!ok) {
     throw new SessionConfigError(
       "the session store must be a store object (MemoryStore, CookieStore, SqliteStore, " +
-        "RedisStore, WebdisStore, or one implementing get/create/update/delete)",
+        "RedisStore, WebdisStore, or one implementing get/create/update/rotate/delete)",
+    );
+  }
+  // Without an atomic, conditional move, no order of the other calls keeps a
+  // session that was logged out during a rotating request from coming back.
+  if (s.kind !== "client" && typeof s.rotate !== "function") {
+    throw new SessionConfigError(
+      "the session store has no rotate(oldKey, newKey, change, now) method: a store must move a " +
+        "session to a new ID atomically and only while the old one still exists (see the store " +
+        "contract in the README), or a logout during a regenerate() could be undone",
     );
   }
   return store as SessionStore;
@@ -101,23 +120,46 @@ function varyCookie(headers: Headers): void {
 }
 
 /**
+ * @internal How an engine makes a request's session object and finds the
+ * state behind one. Given by `Session`, so this module needs nothing of it.
+ */
+export interface SessionHooks<S> {
+  /** The session object a handler sees for `state`. */
+  wrap(engine: SessionEngine<S>, state: RequestState): S;
+  /** The request state behind `value`, if it is a request's session of ours. */
+  stateOf(value: unknown): RequestState | undefined;
+}
+
+/** The key of session `id`, without a promise hop where the hash is synchronous. */
+function keyOf(id: string): string | Promise<string> {
+  return sessionKey(id);
+}
+
+/**
  * @internal The engine behind a `Session` manager and its middleware: the
  * store, the checked options, and the request's life.
  */
-export class SessionEngine {
+export class SessionEngine<S> {
   readonly store: SessionStore;
   readonly options: ResolvedOptions;
-  readonly middleware: SessionMiddleware;
+  readonly middleware: SessionMiddleware<S>;
+  readonly #hooks: SessionHooks<S>;
 
-  constructor(store: SessionStore | undefined, options: SessionOptions | undefined) {
+  constructor(
+    store: SessionStore | undefined,
+    options: SessionOptions | undefined,
+    hooks: SessionHooks<S>,
+  ) {
     this.store = store === undefined ? new MemoryStore() : checkStore(store);
     this.options = resolveOptions(options);
+    this.#hooks = hooks;
     this.middleware = async (ctx, next) => {
-      const session = await this.load(ctx);
+      const state = await this.load(ctx);
+      const session = hooks.wrap(this, state);
       ctx.state.session = session;
-      (ctx as OakContextLike & { session?: Session }).session = session;
+      (ctx as OakContextLike & { session?: S }).session = session;
       await next();
-      await this.commit(ctx, session);
+      await this.commit(ctx, state);
     };
   }
 
@@ -135,7 +177,7 @@ export class SessionEngine {
   }
 
   /** Step 1 and 2 of a request: read the cookie, load the record, reject what is dead. */
-  async load(ctx: OakContextLike): Promise<Session> {
+  async load(ctx: OakContextLike): Promise<RequestState> {
     const now = this.now();
     const store = this.store;
     let state: RequestState | undefined;
@@ -160,7 +202,8 @@ export class SessionEngine {
       const id = await ctx.cookies.get(this.options.cookieName, this.options.cookieGetOptions);
       sawCookie = id !== undefined;
       if (isSessionId(id)) {
-        const key = await sessionKey(id);
+        let key = keyOf(id);
+        if (typeof key !== "string") key = await key;
         let record;
         try {
           record = await store.get(key, now);
@@ -175,7 +218,7 @@ export class SessionEngine {
       state.deadCookie = sawCookie;
     }
     if (sawCookie) varyCookie(ctx.response.headers);
-    return sessionFor(this, state);
+    return state;
   }
 
   /** What the request did to its session. */
@@ -183,6 +226,9 @@ export class SessionEngine {
     const expiresAt = this.expiresAt(s.record.createdAt, now);
     if (!s.stored) {
       if (hasFields(s.record.data) || hasFields(s.flashOut)) {
+        if (s.movedFrom !== undefined) {
+          return { action: "rotate", fromKey: s.movedFrom, change: changeOf(s, expiresAt) };
+        }
         return {
           action: "create",
           record: {
@@ -201,30 +247,23 @@ export class SessionEngine {
     if (!dirty && !refreshDue) return { action: "none" };
     return {
       action: "update",
-      change: {
-        clear: s.cleared,
-        set: s.set,
-        delete: [...s.deleted],
-        flash: s.flashChanged ? s.flashOut : null,
-        expiresAt,
-      },
+      change: changeOf(s, expiresAt),
       refreshCookie: refreshDue && this.options.cookieMaxAge !== undefined,
     };
   }
 
   /** Steps 4 and 5: write what changed, rotate and delete, set the cookie if its value or expiry changed. */
-  async commit(ctx: OakContextLike, session: Session): Promise<void> {
-    if (ctx.state.rotate_session_key === true) {
-      await session.regenerate();
-    }
-    const s = stateOf(session);
-    if (s === undefined) return;
+  async commit(ctx: OakContextLike, s: RequestState): Promise<void> {
+    if (ctx.state.rotate_session_key === true) moveSessionOf(s);
     const now = this.now();
     const outcome = this.outcome(s, now);
     if (s.touched || outcome.action !== "none") varyCookie(ctx.response.headers);
+    if (outcome.action === "none") return;
+    // Before anything is written: a cookie Oak would refuse is a setup mistake.
+    this.#checkCookieCanBeSent(ctx);
     const store = this.store;
     // This response may carry several cookies (ours, chunks, the app's own).
-    if (outcome.action !== "none") sendEverySetCookie(ctx);
+    sendEverySetCookie(ctx);
     try {
       if (isClientStore(store)) await this.#commitClient(ctx, store, s, outcome);
       else await this.#commitServer(ctx, store, s, outcome, now);
@@ -243,25 +282,38 @@ export class SessionEngine {
     switch (outcome.action) {
       case "none":
         return;
-      case "create":
-        await store.create(await sessionKey(s.id), outcome.record, now);
+      case "create": {
+        const id = idOf(s);
+        await store.create(await keyOf(id), outcome.record, now);
         // Created first, retired after: a failure in between loses nothing.
         if (s.retiredKey !== undefined) await store.delete(s.retiredKey);
-        await this.#setCookie(ctx, s.id, outcome.record);
+        await this.#setCookie(ctx, id, outcome.record.expiresAt);
         return;
+      }
+      case "rotate": {
+        const id = idOf(s);
+        const moved = await store.rotate(outcome.fromKey, await keyOf(id), outcome.change, now);
+        // Not moved: the session ended meanwhile (a logout, an expiry wins); forget it.
+        if (moved) await this.#setCookie(ctx, id, outcome.change.expiresAt);
+        else await this.#clearCookie(ctx);
+        return;
+      }
       case "update": {
-        const applied = await store.update(s.key ?? await sessionKey(s.id), outcome.change, now);
+        const key = s.key ?? await keyOf(idOf(s));
+        const applied = await store.update(key, outcome.change, now);
         // Not applied: the session ended meanwhile (a logout wins); forget it.
         if (!applied) await this.#clearCookie(ctx);
         else if (outcome.refreshCookie) {
-          await this.#setCookie(ctx, s.id, { ...s.record, expiresAt: outcome.change.expiresAt });
+          await this.#setCookie(ctx, idOf(s), outcome.change.expiresAt);
         }
         return;
       }
-      case "retire":
-        if (s.retiredKey !== undefined) await store.delete(s.retiredKey);
+      case "retire": {
+        const key = s.retiredKey ?? s.movedFrom;
+        if (key !== undefined) await store.delete(key);
         await this.#clearCookie(ctx);
         return;
+      }
       case "forget":
         await this.#clearCookie(ctx);
         return;
@@ -280,18 +332,21 @@ export class SessionEngine {
       case "create":
         return await store.write(
           ctx.cookies,
-          { id: s.id, ...outcome.record },
-          this.#cookieOptions(ctx, outcome.record),
+          { id: idOf(s), ...outcome.record },
+          this.#cookieOptions(ctx, outcome.record.expiresAt),
         );
+      case "rotate":
       case "update": {
+        // A client-side store keeps the whole session in the cookie: write it whole.
+        const change = outcome.change;
         const record = {
-          id: s.id,
+          id: idOf(s),
           data: s.record.data,
-          flash: outcome.change.flash ?? s.record.flash,
+          flash: change.flash ?? s.record.flash,
           createdAt: s.record.createdAt,
-          expiresAt: outcome.change.expiresAt,
+          expiresAt: change.expiresAt,
         };
-        return await store.write(ctx.cookies, record, this.#cookieOptions(ctx, record));
+        return await store.write(ctx.cookies, record, this.#cookieOptions(ctx, change.expiresAt));
       }
       case "retire":
       case "forget":
@@ -302,20 +357,36 @@ export class SessionEngine {
   /** Delete the session named by the request's cookie. */
   async #deleteByCookie(store: ServerStore, ctx: OakContextLike): Promise<void> {
     const old = await ctx.cookies.get(this.options.cookieName, this.options.cookieGetOptions);
-    if (isSessionId(old)) await store.delete(await sessionKey(old));
+    if (isSessionId(old)) await store.delete(await keyOf(old));
   }
 
-  #cookieOptions(ctx: OakContextLike, record: SessionRecord | undefined): Record<string, unknown> {
+  #cookieOptions(ctx: OakContextLike, expiresAt: number | undefined): Record<string, unknown> {
     let maxAge = this.options.cookieMaxAge;
-    if (maxAge !== undefined && record !== undefined) {
+    if (maxAge !== undefined && expiresAt !== undefined) {
       // Never outlive the session's absolute end.
-      maxAge = Math.max(0, Math.min(maxAge, Math.floor((record.expiresAt - this.now()) / 1000)));
+      maxAge = Math.max(0, Math.min(maxAge, Math.floor((expiresAt - this.now()) / 1000)));
     }
     return cookieOptionsFor(this.options.cookieSetOptions, ctx.request, maxAge);
   }
 
-  async #setCookie(ctx: OakContextLike, id: string, record: SessionRecord): Promise<void> {
-    await ctx.cookies.set(this.options.cookieName, id, this.#cookieOptions(ctx, record));
+  /**
+   * Oak refuses to set a `secure` cookie on a plain-HTTP request (it throws a
+   * TypeError, which would read as a failed store). Say what to change instead.
+   */
+  #checkCookieCanBeSent(ctx: OakContextLike): void {
+    const options = cookieOptionsFor(this.options.cookieSetOptions, ctx.request, undefined);
+    if (options.secure === true && !ctx.request.secure && options.ignoreInsecure !== true) {
+      throw new SessionConfigError(
+        "cookieSetOptions has secure: true but this request came over plain HTTP, where Oak " +
+          "refuses to send a secure cookie. Behind a TLS-terminating proxy, create the app with " +
+          "new Application({ proxy: true }) so Oak trusts X-Forwarded-Proto; in development " +
+          "over http://, leave secure unset (it follows the request) or set it to false",
+      );
+    }
+  }
+
+  async #setCookie(ctx: OakContextLike, id: string, expiresAt: number): Promise<void> {
+    await ctx.cookies.set(this.options.cookieName, id, this.#cookieOptions(ctx, expiresAt));
   }
 
   async #clearCookie(ctx: OakContextLike): Promise<void> {
@@ -329,10 +400,11 @@ export class SessionEngine {
     const resolved = await target;
     if (typeof resolved === "object" && resolved !== null && "cookies" in resolved) {
       const ctx = resolved;
-      const current = ctx.state?.session;
-      if (typeof current === "object" && current !== null && stateOf(current) !== undefined) {
-        // Inside this manager's middleware: end it at commit, like destroy().
-        return await (current as Session).destroy();
+      const current = this.#hooks.stateOf(ctx.state?.session);
+      if (current !== undefined) {
+        // Inside a session middleware: end it at commit, like destroy().
+        endSession(current, this.now());
+        return;
       }
       try {
         if (isClientStore(this.store)) {
@@ -353,9 +425,20 @@ export class SessionEngine {
     }
     if (isClientStore(this.store) || !isSessionId(resolved)) return;
     try {
-      await this.store.delete(await sessionKey(resolved));
+      await this.store.delete(await keyOf(resolved));
     } catch (error) {
       throw asStoreError(error, "deleting a session");
     }
   }
+}
+
+/** This request's change set, relative to the record it loaded. */
+function changeOf(s: RequestState, expiresAt: number): SessionChange {
+  return {
+    clear: s.cleared,
+    set: s.set,
+    delete: [...s.deleted],
+    flash: s.flashChanged ? s.flashOut : null,
+    expiresAt,
+  };
 }

@@ -7,97 +7,73 @@
 import { SessionConfigError } from "./errors.ts";
 import { fromJson, toJson } from "./json_value.ts";
 import type { SessionOptions } from "./options.ts";
-import type { JsonFields, SessionRecord, SessionStore } from "./store.ts";
+import type { SessionStore } from "./store.ts";
 import { emptyFields } from "./store.ts";
-import { newSessionId } from "./session_id.ts";
+import { endSession, idOf, moveSession, type RequestState } from "./request_state.ts";
 import { type OakContextLike, SessionEngine, type SessionMiddleware } from "./middleware.ts";
 
 /** The data a session holds, by key. The untyped default takes any key. */
 // deno-lint-ignore no-explicit-any
 export type SessionShape = Record<string, any>;
 
-/** @internal The state of one request's session. */
-export interface RequestState {
-  id: string;
-  /** Whether the session exists in the store (or the client's cookie) as loaded. */
-  stored: boolean;
-  /** A server-side store's key of the stored session (SHA-256 of its ID), hashed once. */
-  key: string | undefined;
-  /** Whether this request replaced a stored session (regenerate, destroy): removed at commit. */
-  retired: boolean;
-  /** The server-side store's key of the replaced session. */
-  retiredKey: string | undefined;
-  /** The request's session cookie led nowhere (unknown, expired): cleared unless a session is stored. */
-  deadCookie: boolean;
-  record: SessionRecord;
-  set: JsonFields;
-  deleted: Set<string>;
-  cleared: boolean;
-  /** Flash values this request set, for the next one. */
-  flashOut: JsonFields;
-  /** Whether the stored flash values must be replaced at commit. */
-  flashChanged: boolean;
-  /** Whether the handler used the session at all (for `Vary: Cookie`). */
-  touched: boolean;
+// A session's engine, and for a request's session its state. Kept under a
+// module-private symbol rather than private fields, so the engine can hand a
+// request its session without calling the public constructor (which builds
+// a manager: `new Session(store)`).
+const LINK = Symbol("oak-sessions.session");
+
+interface Link {
+  engine: SessionEngine<Session>;
+  state: RequestState | undefined;
 }
 
-/** @internal A fresh, empty, unstored session state (with `id`, or a new ID when first read). */
-export function freshState(now: number, id?: string): RequestState {
-  let current = id;
-  return {
-    // Drawn on first use: most requests without a session never store one,
-    // and the random draw is a measurable share of such a request.
-    get id() {
-      return current ??= newSessionId();
-    },
-    set id(value: string) {
-      current = value;
-    },
-    stored: false,
-    key: undefined,
-    retired: false,
-    retiredKey: undefined,
-    deadCookie: false,
-    record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
-    set: emptyFields(),
-    deleted: new Set(),
-    cleared: false,
-    flashOut: emptyFields(),
-    flashChanged: false,
-    touched: false,
-  };
+type Linked = { [LINK]: Link };
+
+function linkOf(session: object): Link | undefined {
+  return (session as Partial<Linked>)[LINK];
 }
 
-/** @internal The state of a session loaded from its store (under `key`, for a server-side store). */
-export function loadedState(
-  id: string,
-  record: SessionRecord,
-  key: string | undefined,
-): RequestState {
-  const state = freshState(record.createdAt, id);
-  state.stored = true;
-  state.key = key;
-  state.record = record;
-  // The flash values the previous request left are shown now and dropped at commit.
-  for (const _ in record.flash) {
-    state.flashChanged = true;
-    break;
+/** A request's session, made by the engine for each request. */
+function requestSession(engine: SessionEngine<Session>, state: RequestState): Session {
+  const session = Object.create(Session.prototype) as Session & Linked;
+  session[LINK] = { engine, state };
+  return session;
+}
+
+/** The request state of a session of ours (undefined for a manager or anything else). */
+function stateOfSession(value: unknown): RequestState | undefined {
+  return typeof value === "object" && value !== null ? linkOf(value)?.state : undefined;
+}
+
+function engineFor(store: SessionStore | undefined, options: SessionOptions | undefined) {
+  return new SessionEngine<Session>(store, options, {
+    wrap: requestSession,
+    stateOf: stateOfSession,
+  });
+}
+
+function req(session: object): RequestState {
+  const state = linkOf(session)?.state;
+  if (state === undefined) {
+    throw new SessionConfigError(
+      "this Session is a middleware manager (new Session(store)); read and write session data " +
+        "through ctx.session or ctx.state.session inside a handler behind session.initMiddleware()",
+    );
   }
+  state.touched = true;
   return state;
 }
 
-// Set while the middleware builds a per-request Session (the public constructor
-// stays the seed's `new Session(store)`).
-let pendingState: { engine: SessionEngine; state: RequestState } | undefined;
-
-/** @internal The session of one request. */
-export function sessionFor(engine: SessionEngine, state: RequestState): Session {
-  pendingState = { engine, state };
-  return new Session();
+function hasFields(fields: Record<string, string>): boolean {
+  for (const _ in fields) return true;
+  return false;
 }
 
-/** @internal The request state of a session (undefined for a manager). */
-export let stateOf: (session: object) => RequestState | undefined;
+function dropFlash(s: RequestState, key: string): void {
+  delete s.flashOut[key];
+  delete s.record.flash[key];
+  s.flashChanged = true;
+}
 
 /**
  * Sessions for Oak. Build the middleware once, then use the session of each
@@ -122,61 +98,39 @@ export let stateOf: (session: object) => RequestState | undefined;
  * `await session.deleteSession(ctx)`.
  */
 export class Session<T extends SessionShape = SessionShape> {
-  #engine: SessionEngine;
-  #state: RequestState | undefined;
-
   /**
    * A session manager for the seed's style: `new Session(store?, options?)`,
    * then `session.initMiddleware()` on the routes that use sessions. The store
    * defaults to a `MemoryStore`.
    */
   constructor(store?: SessionStore, options?: SessionOptions) {
-    if (pendingState) {
-      this.#engine = pendingState.engine;
-      this.#state = pendingState.state;
-      pendingState = undefined;
-    } else {
-      this.#engine = new SessionEngine(store, options);
-    }
-  }
-
-  static {
-    // A brand check: anything else kept at ctx.state.session is not a session.
-    stateOf = (session) => #state in session ? session.#state : undefined;
+    (this as unknown as Linked)[LINK] = { engine: engineFor(store, options), state: undefined };
   }
 
   /**
    * The middleware, in the later original's style:
    * `app.use(Session.initMiddleware(store, options))`.
    */
-  static initMiddleware(store?: SessionStore, options?: SessionOptions): SessionMiddleware {
-    return new SessionEngine(store, options).middleware;
+  static initMiddleware<T extends SessionShape = SessionShape>(
+    store?: SessionStore,
+    options?: SessionOptions,
+  ): SessionMiddleware<Session<T>> {
+    return engineFor(store, options).middleware as SessionMiddleware<Session<T>>;
   }
 
   /** The middleware of this manager (`router.get(path, session.initMiddleware(), handler)`). */
-  initMiddleware(): SessionMiddleware {
-    return this.#engine.middleware;
-  }
-
-  #req(): RequestState {
-    if (this.#state === undefined) {
-      throw new SessionConfigError(
-        "this Session is a middleware manager (new Session(store)); read and write session data " +
-          "through ctx.session or ctx.state.session inside a handler behind session.initMiddleware()",
-      );
-    }
-    this.#state.touched = true;
-    return this.#state;
+  initMiddleware(): SessionMiddleware<Session<T>> {
+    return (linkOf(this) as Link).engine.middleware as SessionMiddleware<Session<T>>;
   }
 
   /** The session ID (also `sid`). A new session gets its ID at once; it is stored only when it holds data. */
   get id(): string {
-    return this.#req().id;
+    return idOf(req(this));
   }
 
   /** The session ID (same as `id`). */
   get sid(): string {
-    return this.#req().id;
+    return idOf(req(this));
   }
 
   /**
@@ -185,7 +139,7 @@ export class Session<T extends SessionShape = SessionShape> {
    * forward. `undefined` while the session is not stored (it has held no data yet).
    */
   get expiresAt(): number | undefined {
-    const s = this.#req();
+    const s = req(this);
     return s.stored ? s.record.expiresAt : undefined;
   }
 
@@ -194,11 +148,11 @@ export class Session<T extends SessionShape = SessionShape> {
    * Each call returns a fresh copy: changing it changes nothing until `set`.
    */
   get<K extends keyof T & string>(key: K): T[K] | undefined {
-    const s = this.#req();
+    const s = req(this);
     let text = s.record.data[key];
     if (text === undefined) {
       text = s.flashOut[key] ?? s.record.flash[key];
-      if (text !== undefined) this.#dropFlash(s, key);
+      if (text !== undefined) dropFlash(s, key);
     }
     return fromJson(text) as T[K] | undefined;
   }
@@ -211,7 +165,7 @@ export class Session<T extends SessionShape = SessionShape> {
   set<K extends keyof T & string>(key: K, value: T[K] | null | undefined): void {
     if (value === null || value === undefined) return this.delete(key);
     const text = toJson(key, value);
-    const s = this.#req();
+    const s = req(this);
     s.record.data[key] = text;
     s.set[key] = text;
     s.deleted.delete(key);
@@ -219,7 +173,7 @@ export class Session<T extends SessionShape = SessionShape> {
 
   /** Whether `key` holds a value (or an unread flash value, which stays unread). */
   has(key: keyof T & string): boolean {
-    const s = this.#req();
+    const s = req(this);
     return key in s.record.data || key in s.flashOut || key in s.record.flash;
   }
 
@@ -230,25 +184,25 @@ export class Session<T extends SessionShape = SessionShape> {
    */
   flash<K extends keyof T & string>(key: K, value: T[K]): void {
     const text = toJson(key, value);
-    const s = this.#req();
+    const s = req(this);
     s.flashOut[key] = text;
     s.flashChanged = true;
   }
 
   /** Remove `key` (and any flash value of that name). */
   delete(key: keyof T & string): void {
-    const s = this.#req();
+    const s = req(this);
     if (key in s.record.data) {
       delete s.record.data[key];
       delete s.set[key];
       s.deleted.add(key);
     }
-    if (key in s.flashOut || key in s.record.flash) this.#dropFlash(s, key);
+    if (key in s.flashOut || key in s.record.flash) dropFlash(s, key);
   }
 
   /** A copy of every key and value (flash values excluded). */
   all(): Partial<T> {
-    const data = this.#req().record.data;
+    const data = req(this).record.data;
     const out: SessionShape = Object.create(null);
     for (const key in data) out[key] = fromJson(data[key]);
     return out as Partial<T>;
@@ -256,13 +210,13 @@ export class Session<T extends SessionShape = SessionShape> {
 
   /** Remove every key and flash value; the session (and its ID) stays. */
   clear(): void {
-    const s = this.#req();
+    const s = req(this);
     s.record.data = emptyFields();
     s.set = emptyFields();
     s.deleted.clear();
     s.cleared = true;
     s.flashOut = emptyFields();
-    if (this.#hasStoredFlash(s)) s.flashChanged = true;
+    if (hasFields(s.record.flash)) s.flashChanged = true;
     s.record.flash = emptyFields();
   }
 
@@ -271,25 +225,14 @@ export class Session<T extends SessionShape = SessionShape> {
    * store at commit. Call it when privileges change (login), against fixation.
    */
   regenerate(): Promise<void> {
-    const s = this.#req();
-    if (s.stored) {
-      s.retired = true;
-      s.retiredKey = s.key;
-    }
-    s.stored = false;
-    s.key = undefined;
-    s.id = newSessionId();
+    moveSession(req(this));
     return Promise.resolve();
   }
 
   /** End the session: its data is gone, in the store and in this request. Same as `deleteSession()`. */
   destroy(): Promise<void> {
-    const s = this.#req();
-    const fresh = freshState(this.#engine.now());
-    fresh.retired = s.retired || s.stored;
-    fresh.retiredKey = s.retiredKey ?? s.key;
-    fresh.touched = true;
-    this.#state = fresh;
+    const link = linkOf(this) as Link;
+    endSession(req(this), link.engine.now());
     return Promise.resolve();
   }
 
@@ -299,18 +242,8 @@ export class Session<T extends SessionShape = SessionShape> {
    * session of that request context or of that session ID, from any route.
    */
   deleteSession(target?: OakContextLike | string | Promise<string | undefined>): Promise<void> {
-    if (target === undefined && this.#state !== undefined) return this.destroy();
-    return this.#engine.deleteSession(target);
-  }
-
-  #hasStoredFlash(s: RequestState): boolean {
-    for (const _ in s.record.flash) return true;
-    return false;
-  }
-
-  #dropFlash(s: RequestState, key: string): void {
-    delete s.flashOut[key];
-    delete s.record.flash[key];
-    s.flashChanged = true;
+    const link = linkOf(this) as Link;
+    if (target === undefined && link.state !== undefined) return this.destroy();
+    return link.engine.deleteSession(target);
   }
 }

@@ -1,0 +1,113 @@
+/**
+ * What one request knows of its session: the record as loaded, and the log
+ * of what the request changed, which is all that gets written back. The
+ * per-request `Session` reads and writes it; the middleware's engine decides
+ * from it what to commit. Neither needs the other to build it.
+ *
+ * @module
+ */
+import type { JsonFields, SessionRecord } from "./store.ts";
+import { emptyFields } from "./store.ts";
+import { newSessionId } from "./session_id.ts";
+
+/** @internal The state of one request's session. */
+export interface RequestState {
+  /** The session ID; `undefined` until first needed (most new sessions are never stored). */
+  id: string | undefined;
+  /** Whether the session exists in the store (or the client's cookie) under `id`, as loaded. */
+  stored: boolean;
+  /** A server-side store's key of the stored session (SHA-256 of its ID), hashed once. */
+  key: string | undefined;
+  /**
+   * The key of the stored session this request moves to a new ID
+   * (`regenerate()`): the move is a conditional `rotate` at commit, so a
+   * session that ended meanwhile is not brought back.
+   */
+  movedFrom: string | undefined;
+  /** The key of a stored session this request ended (`destroy()`): removed at commit. */
+  retiredKey: string | undefined;
+  /** Whether this request ended a session of the client's cookie store (cleared at commit). */
+  retired: boolean;
+  /** The request's session cookie led nowhere (unknown, expired): cleared unless a session is stored. */
+  deadCookie: boolean;
+  record: SessionRecord;
+  set: JsonFields;
+  deleted: Set<string>;
+  cleared: boolean;
+  /** Flash values this request set, for the next one. */
+  flashOut: JsonFields;
+  /** Whether the stored flash values must be replaced at commit. */
+  flashChanged: boolean;
+  /** Whether the handler used the session at all (for `Vary: Cookie`). */
+  touched: boolean;
+}
+
+/** @internal A fresh, empty, unstored session state (with `id`, or one drawn when first needed). */
+export function freshState(now: number, id?: string): RequestState {
+  return {
+    id,
+    stored: false,
+    key: undefined,
+    movedFrom: undefined,
+    retiredKey: undefined,
+    retired: false,
+    deadCookie: false,
+    record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
+    set: emptyFields(),
+    deleted: new Set(),
+    cleared: false,
+    flashOut: emptyFields(),
+    flashChanged: false,
+    touched: false,
+  };
+}
+
+/** @internal The state of a session loaded from its store (under `key`, for a server-side store). */
+export function loadedState(
+  id: string,
+  record: SessionRecord,
+  key: string | undefined,
+): RequestState {
+  const state = freshState(record.createdAt, id);
+  state.stored = true;
+  state.key = key;
+  state.record = record;
+  // The flash values the previous request left are shown now and dropped at commit.
+  for (const _ in record.flash) {
+    state.flashChanged = true;
+    break;
+  }
+  return state;
+}
+
+/** @internal The session's ID, drawn now if it has none yet. */
+export function idOf(state: RequestState): string {
+  return state.id ??= newSessionId();
+}
+
+/**
+ * @internal End the session in place (`destroy()`): its data is gone; a stored
+ * session (or the one it was moving from) is removed at commit.
+ */
+export function endSession(state: RequestState, now: number): void {
+  const ended = state.movedFrom ?? state.retiredKey ?? (state.stored ? state.key : undefined);
+  const wasStored = state.stored || state.retired || state.movedFrom !== undefined;
+  Object.assign(state, freshState(now));
+  state.retiredKey = ended;
+  state.retired = wasStored;
+  state.touched = true;
+}
+
+/**
+ * @internal Give the session a new ID, keeping its data (`regenerate()`). A
+ * stored session moves at commit, only if it still exists then.
+ */
+export function moveSession(state: RequestState): void {
+  if (state.stored) {
+    state.movedFrom = state.key;
+    state.retired = true;
+  }
+  state.stored = false;
+  state.key = undefined;
+  state.id = newSessionId();
+}
