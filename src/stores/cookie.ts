@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { cryptoBackend } from "../crypto_backend.ts";
 import { SessionConfigError, SessionTooLargeError } from "../errors.ts";
 import { isSessionId } from "../session_id.ts";
 import type { ClientStore, CookieJar, SealedSession } from "../store.ts";
@@ -59,6 +60,14 @@ export interface CookieStoreOptions {
    * (the CRIME class of attacks). Enable it only when no session holds both.
    */
   compress?: boolean;
+  /**
+   * The crypto that seals and opens: `"node"` (`node:crypto`, synchronous,
+   * the default where the runtime has it, as Node, Deno and Bun do) or
+   * `"web"` (Web Crypto, the default elsewhere). Both read and write the
+   * same cookies. `"node"` where the runtime lacks it throws
+   * `SessionConfigError`.
+   */
+  crypto?: "node" | "web";
 }
 
 /**
@@ -99,7 +108,11 @@ export class CookieStore implements ClientStore {
    * a shorter one throws `SessionConfigError`.
    */
   constructor(secret: CookieSecret | readonly CookieSecret[], options: CookieStoreOptions = {}) {
-    this.#keys = new SealKeys(secret, "CookieStore");
+    this.#keys = new SealKeys(
+      secret,
+      "CookieStore",
+      cryptoBackend(options.crypto, "CookieStore"),
+    );
     const name = options.sessionDataCookieName ?? "session_data";
     if (typeof name !== "string" || !TOKEN.test(name)) {
       throw new SessionConfigError(

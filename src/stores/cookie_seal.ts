@@ -1,6 +1,7 @@
 /**
  * The sealed format of the cookie store: a session record encrypted and
- * authenticated with AES-256-GCM (Web Crypto only, so Node and Deno share it).
+ * authenticated with AES-256-GCM. `node:crypto` and Web Crypto (see
+ * `crypto_backend.ts`) produce and open exactly the same values.
  *
  * A sealed value is four base64url fields joined by dots:
  *
@@ -25,12 +26,23 @@
  * ciphertext, so a client replaying a captured cookie cannot extend it.
  *
  * The encryption key of each secret is derived once with HKDF-SHA-256 and kept
- * as a non-extractable `CryptoKey`.
+ * for the life of the key ring (a non-extractable `CryptoKey` with Web Crypto).
+ * With `node:crypto` sealing and opening are synchronous: `seal` and `unseal`
+ * then return their result, not a promise (compression aside), so a request
+ * pays no promise hop for them.
  *
  * @module
  */
 import { decodeBase64Url, encodeBase64Url } from "../base64url.ts";
+import {
+  type AesGcmKey,
+  type Bytes,
+  type CryptoBackend,
+  defaultCryptoBackend,
+  GCM_TAG_BYTES,
+} from "../crypto_backend.ts";
 import { SessionConfigError, SessionValueError } from "../errors.ts";
+import { all, type MaybePromise, then } from "../maybe_promise.ts";
 import { emptyFields, type JsonFields, type SealedSession } from "../store.ts";
 
 /** A secret for the cookie store: at least 32 characters, or 32 bytes. */
@@ -43,7 +55,6 @@ export const MIN_SECRET_LENGTH = 32;
 export const SEAL_VERSION = "v1";
 
 const IV_BYTES = 12;
-const TAG_BYTES = 16;
 const KEY_ID_BYTES = 6;
 const ENCODING_JSON = 0;
 const ENCODING_DEFLATE = 1;
@@ -61,24 +72,25 @@ const INFO_KEY = new TextEncoder().encode("aes-256-gcm key");
 const INFO_KEY_ID = new TextEncoder().encode("key id");
 
 const encoder = new TextEncoder();
-/** Bytes backed by an ordinary `ArrayBuffer`, as Web Crypto takes them. */
-type Bytes = Uint8Array<ArrayBuffer>;
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** One secret, derived: its public ID and its AES-GCM key. */
 export interface SealKey {
   /** base64url key ID, written into every value sealed with this key. */
   readonly id: string;
-  /** The AES-256-GCM key (non-extractable). */
-  readonly key: CryptoKey;
+  /** The AES-256-GCM key (non-extractable with Web Crypto). */
+  readonly key: AesGcmKey;
   /** Position in the list of secrets: 0 is the newest, which seals. */
   readonly index: number;
+  /** The additional data for the cookie name last asked for (cached: it rarely changes). */
+  additionalData(cookieName: string): Bytes;
 }
 
 /**
  * The keys of a list of secrets, newest first. The secrets are checked when
  * the ring is built (a short one throws `SessionConfigError` at once); the keys
- * are derived on first use and cached, never derived again per request.
+ * are derived on first use and cached, never derived again per request. With
+ * `node:crypto` the keys are ready synchronously.
  *
  * ```ts
  * import { SealKeys } from "./cookie_seal.ts";
@@ -87,11 +99,20 @@ export interface SealKey {
  * ```
  */
 export class SealKeys {
+  /** The implementation that derives, seals and opens. */
+  readonly backend: CryptoBackend;
   readonly #secrets: Bytes[];
-  #derived: Promise<SealKey[]> | null = null;
+  #derived: MaybePromise<SealKey[]> | null = null;
 
-  /** `who` names the caller in error messages (e.g. `CookieStore`). */
-  constructor(secrets: CookieSecret | readonly CookieSecret[], who = "CookieStore") {
+  /**
+   * `who` names the caller in error messages (e.g. `CookieStore`); `backend`
+   * is the crypto to use (default: `node:crypto` where the runtime has it).
+   */
+  constructor(
+    secrets: CookieSecret | readonly CookieSecret[],
+    who = "CookieStore",
+    backend: CryptoBackend = defaultCryptoBackend,
+  ) {
     const list = Array.isArray(secrets) ? secrets : [secrets as CookieSecret];
     if (list.length === 0) {
       throw new SessionConfigError(
@@ -108,6 +129,7 @@ export class SealKeys {
         }
       }
     }
+    this.backend = backend;
   }
 
   /** How many secrets the ring holds. */
@@ -116,28 +138,34 @@ export class SealKeys {
   }
 
   /** Every key, newest first. Derived once, then cached. */
-  all(): Promise<SealKey[]> {
-    if (!this.#derived) {
-      const derived = Promise.all(this.#secrets.map((s, i) => deriveKey(s, i)));
-      this.#derived = derived;
+  all(): MaybePromise<SealKey[]> {
+    if (this.#derived) return this.#derived;
+    const derived = all(this.#secrets.map((s, i) => deriveKey(this.backend, s, i)));
+    this.#derived = derived;
+    if (derived instanceof Promise) {
       // A failed derivation (it should not happen with a working Web Crypto) is
       // retried on the next use rather than cached forever.
       derived.catch(() => {
         if (this.#derived === derived) this.#derived = null;
       });
     }
-    return this.#derived;
+    return derived;
   }
 
   /** The key that seals: the first secret's. */
-  async newest(): Promise<SealKey> {
-    return (await this.all())[0];
+  newest(): MaybePromise<SealKey> {
+    return then(this.all(), (keys) => keys[0]);
   }
 
   /** The key with this ID, or `undefined`. */
-  async byId(id: string): Promise<SealKey | undefined> {
-    return (await this.all()).find((k) => k.id === id);
+  byId(id: string): MaybePromise<SealKey | undefined> {
+    return then(this.all(), (keys) => find(keys, id));
   }
+}
+
+function find(keys: readonly SealKey[], id: string): SealKey | undefined {
+  for (const k of keys) if (k.id === id) return k;
+  return undefined;
 }
 
 function secretBytes(s: CookieSecret, i: number, n: number, who: string): Bytes {
@@ -174,21 +202,30 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-async function deriveKey(secret: Bytes, index: number): Promise<SealKey> {
-  const base = await crypto.subtle.importKey("raw", secret, "HKDF", false, [
-    "deriveKey",
-    "deriveBits",
-  ]);
-  const hkdf = (info: Bytes) => ({ name: "HKDF", hash: "SHA-256", salt: HKDF_SALT, info });
-  const key = await crypto.subtle.deriveKey(
-    hkdf(INFO_KEY),
-    base,
-    { name: "AES-GCM", length: 256 },
-    false,
-    ["encrypt", "decrypt"],
+function deriveKey(backend: CryptoBackend, secret: Bytes, index: number): MaybePromise<SealKey> {
+  const idBytes = backend.hkdfBytes(secret, HKDF_SALT, INFO_KEY_ID, KEY_ID_BYTES);
+  const key = backend.hkdfAesGcmKey(secret, HKDF_SALT, INFO_KEY);
+  return then(
+    idBytes,
+    (idBytes) => then(key, (key) => sealKey(encodeBase64Url(idBytes), key, index)),
   );
-  const idBits = await crypto.subtle.deriveBits(hkdf(INFO_KEY_ID), base, KEY_ID_BYTES * 8);
-  return { id: encodeBase64Url(new Uint8Array(idBits)), key, index };
+}
+
+function sealKey(id: string, key: AesGcmKey, index: number): SealKey {
+  let lastName: string | undefined;
+  let lastData: Bytes = new Uint8Array(0);
+  return {
+    id,
+    key,
+    index,
+    additionalData(cookieName) {
+      if (cookieName !== lastName) {
+        lastData = encoder.encode(`oak-sessions ${SEAL_VERSION}\n${id}\n${cookieName}`);
+        lastName = cookieName;
+      }
+      return lastData;
+    },
+  };
 }
 
 /** Options of {@linkcode seal}. */
@@ -203,7 +240,10 @@ export interface SealOptions {
 }
 
 /**
- * Seal `session` with the newest key for the cookie `cookieName`.
+ * Seal `session` with the newest key for the cookie `cookieName`. The value
+ * is ready at once with `node:crypto` and without compression, else promised.
+ * Throws `SessionValueError` for a value that is not JSON text, and
+ * `SessionConfigError` for an IV that is not 12 bytes.
  *
  * ```ts
  * import { SealKeys, seal, unseal } from "./cookie_seal.ts";
@@ -214,41 +254,46 @@ export interface SealOptions {
  * await unseal(keys, value, "session_data", now); // { session, stale: false }
  * ```
  */
-export async function seal(
+export function seal(
   keys: SealKeys,
   session: SealedSession,
   cookieName: string,
   options: SealOptions = {},
-): Promise<string> {
-  const json = encoder.encode(recordJson(session));
-  let encoding = ENCODING_JSON;
-  let body = json;
-  if (options.compress) {
-    const deflated = await transform(json, new CompressionStream("deflate"));
-    if (deflated.length < json.length) {
-      encoding = ENCODING_DEFLATE;
-      body = deflated;
-    }
-  }
-  const plaintext = new Uint8Array(1 + body.length);
-  plaintext[0] = encoding;
-  plaintext.set(body, 1);
-
+): MaybePromise<string> {
+  const text = recordJson(session);
   const iv: Bytes = options.iv
     ? new Uint8Array(options.iv)
     : crypto.getRandomValues(new Uint8Array(IV_BYTES));
   if (iv.length !== IV_BYTES) {
     throw new SessionConfigError(`seal: the IV must be ${IV_BYTES} bytes, not ${iv.length}`);
   }
-  const key = await keys.newest();
-  const ciphertext = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: additionalData(key.id, cookieName), tagLength: 128 },
-    key.key,
-    plaintext,
-  );
-  return `${SEAL_VERSION}.${key.id}.${encodeBase64Url(iv)}.${
-    encodeBase64Url(new Uint8Array(ciphertext))
-  }`;
+  if (!options.compress) {
+    // The encoding byte 0 is the UTF-8 of U+0000: one encode, no copy.
+    return sealPlaintext(keys, encoder.encode("\u0000" + text), iv, cookieName);
+  }
+  const json = encoder.encode(text);
+  return transform(json, new CompressionStream("deflate")).then((deflated) => {
+    const smaller = deflated.length < json.length;
+    const body = smaller ? deflated : json;
+    const plaintext = new Uint8Array(1 + body.length);
+    plaintext[0] = smaller ? ENCODING_DEFLATE : ENCODING_JSON;
+    plaintext.set(body, 1);
+    return sealPlaintext(keys, plaintext, iv, cookieName);
+  });
+}
+
+function sealPlaintext(
+  keys: SealKeys,
+  plaintext: Bytes,
+  iv: Bytes,
+  cookieName: string,
+): MaybePromise<string> {
+  return then(keys.newest(), (key) =>
+    then(
+      key.key.encrypt(iv, key.additionalData(cookieName), plaintext),
+      (ciphertext) =>
+        `${SEAL_VERSION}.${key.id}.${encodeBase64Url(iv)}.${encodeBase64Url(ciphertext)}`,
+    ));
 }
 
 /** What {@linkcode unseal} opens: the session, and whether an older key sealed it. */
@@ -259,10 +304,11 @@ export interface Unsealed {
 }
 
 /**
- * Open a sealed value of the cookie `cookieName`. Returns `null` (never
- * throws) when it is malformed, of another version, sealed with an unknown
- * key or for another cookie name, altered in any way, or expired at `now`
- * (`expiresAt <= now`).
+ * Open a sealed value of the cookie `cookieName`. Gives `null` (never throws,
+ * never rejects) when it is malformed, of another version, sealed with an
+ * unknown key or for another cookie name, altered in any way, or expired at
+ * `now` (`expiresAt <= now`). The result is ready at once with `node:crypto`
+ * (for an uncompressed value), else promised.
  *
  * ```ts
  * import { SealKeys, unseal } from "./cookie_seal.ts";
@@ -270,48 +316,62 @@ export interface Unsealed {
  * await unseal(keys, "v1.garbage", "session_data", Date.now()); // null
  * ```
  */
-export async function unseal(
+export function unseal(
   keys: SealKeys,
   sealed: string,
   cookieName: string,
   now: number,
-): Promise<Unsealed | null> {
+): MaybePromise<Unsealed | null> {
+  // A failed authentication, a corrupt deflate stream or bad UTF-8: all the
+  // same to the caller, a cookie that does not open.
+  let opened: MaybePromise<Unsealed | null>;
   try {
-    if (typeof sealed !== "string" || sealed.length > MAX_SEALED_LENGTH) return null;
-    const parts = sealed.split(".");
-    if (parts.length !== 4 || parts[0] !== SEAL_VERSION) return null;
-    const [, keyId, ivText, ciphertextText] = parts;
-    const key = await keys.byId(keyId);
-    if (!key) return null;
-    const iv = decodeBase64Url(ivText);
-    const ciphertext = decodeBase64Url(ciphertextText);
-    if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length < TAG_BYTES + 1) {
-      return null;
-    }
-    const plaintext = new Uint8Array(
-      await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv, additionalData: additionalData(key.id, cookieName), tagLength: 128 },
-        key.key,
-        ciphertext,
-      ),
-    );
-    let json: Bytes;
-    if (plaintext[0] === ENCODING_JSON) json = plaintext.subarray(1);
-    else if (plaintext[0] === ENCODING_DEFLATE) {
-      json = await transform(plaintext.subarray(1), new DecompressionStream("deflate"));
-    } else return null;
-    const session = parseRecord(decoder.decode(json));
-    if (!session || session.expiresAt <= now) return null;
-    return { session, stale: key.index !== 0 };
+    opened = open(keys, sealed, cookieName, now);
   } catch {
-    // A failed authentication, a corrupt deflate stream or bad UTF-8: all the
-    // same to the caller, a cookie that does not open.
     return null;
   }
+  return opened instanceof Promise ? opened.catch(() => null) : opened;
 }
 
-function additionalData(keyId: string, cookieName: string): Bytes {
-  return encoder.encode(`oak-sessions ${SEAL_VERSION}\n${keyId}\n${cookieName}`);
+function open(
+  keys: SealKeys,
+  sealed: string,
+  cookieName: string,
+  now: number,
+): MaybePromise<Unsealed | null> {
+  if (typeof sealed !== "string" || sealed.length > MAX_SEALED_LENGTH) return null;
+  const parts = sealed.split(".");
+  if (parts.length !== 4 || parts[0] !== SEAL_VERSION) return null;
+  return then(keys.byId(parts[1]), (key) => {
+    if (!key) return null;
+    const iv = decodeBase64Url(parts[2]);
+    const ciphertext = decodeBase64Url(parts[3]);
+    if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length < GCM_TAG_BYTES + 1) {
+      return null;
+    }
+    return then(
+      key.key.decrypt(iv, key.additionalData(cookieName), ciphertext),
+      (plaintext) => plaintext && openPlaintext(plaintext, key, now),
+    );
+  });
+}
+
+function openPlaintext(
+  plaintext: Uint8Array,
+  key: SealKey,
+  now: number,
+): MaybePromise<Unsealed | null> {
+  if (plaintext[0] === ENCODING_JSON) return openJson(plaintext.subarray(1), key, now);
+  if (plaintext[0] !== ENCODING_DEFLATE) return null;
+  return transform(plaintext.subarray(1), new DecompressionStream("deflate")).then((json) =>
+    openJson(json, key, now)
+  );
+}
+
+function openJson(json: Uint8Array, key: SealKey, now: number): Unsealed | null {
+  const session = parseRecord(decoder.decode(json));
+  if (!session || session.expiresAt <= now) return null;
+  return { session, stale: key.index !== 0 };
 }
 
 /** The record's JSON, embedding each value's JSON text as JSON. */
@@ -365,16 +425,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Run `bytes` through a (de)compression stream, refusing output beyond the plaintext bound. */
 async function transform(
-  bytes: Bytes,
+  bytes: Uint8Array,
   stream: CompressionStream | DecompressionStream,
 ): Promise<Bytes> {
-  const source = new ReadableStream<Bytes>({
+  const source = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(bytes);
       controller.close();
     },
   });
-  const reader = source.pipeThrough(stream as TransformStream<Bytes, Uint8Array>).getReader();
+  const reader = source.pipeThrough(stream as TransformStream<Uint8Array, Uint8Array>).getReader();
   const parts: Uint8Array[] = [];
   let total = 0;
   for (;;) {
