@@ -30,7 +30,14 @@ export interface RequestState {
   retired: boolean;
   /** The request's session cookie led nowhere (unknown, expired): cleared unless a session is stored. */
   deadCookie: boolean;
+  /**
+   * The session as this request sees it. A loaded record may be the store's
+   * own object (MemoryStore hands it out uncopied): change it only through
+   * {@link ownRecord}.
+   */
   record: SessionRecord;
+  /** Whether `record` is this request's own copy, free to change. */
+  ownsRecord: boolean;
   set: JsonFields;
   deleted: Set<string>;
   cleared: boolean;
@@ -53,6 +60,7 @@ export function freshState(now: number, id?: string): RequestState {
     retired: false,
     deadCookie: false,
     record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
+    ownsRecord: true,
     set: emptyFields(),
     deleted: new Set(),
     cleared: false,
@@ -72,12 +80,37 @@ export function loadedState(
   state.stored = true;
   state.key = key;
   state.record = record;
+  state.ownsRecord = false;
   // The flash values the previous request left are shown now and dropped at commit.
   for (const _ in record.flash) {
     state.flashChanged = true;
     break;
   }
   return state;
+}
+
+function copyFields(fields: JsonFields): JsonFields {
+  const out = emptyFields();
+  for (const k in fields) out[k] = fields[k];
+  return out;
+}
+
+/**
+ * @internal The request's record, copied first if it is still the loaded one:
+ * a read never copies, the first change does.
+ */
+export function ownRecord(state: RequestState): SessionRecord {
+  if (!state.ownsRecord) {
+    const r = state.record;
+    state.record = {
+      data: copyFields(r.data),
+      flash: copyFields(r.flash),
+      createdAt: r.createdAt,
+      expiresAt: r.expiresAt,
+    };
+    state.ownsRecord = true;
+  }
+  return state.record;
 }
 
 /** @internal The session's ID, drawn now if it has none yet. */

@@ -9,7 +9,7 @@ import { fromJson, toJson } from "./json_value.ts";
 import type { SessionOptions } from "./options.ts";
 import type { SessionStore } from "./store.ts";
 import { emptyFields } from "./store.ts";
-import { endSession, idOf, moveSession, type RequestState } from "./request_state.ts";
+import { endSession, idOf, moveSession, ownRecord, type RequestState } from "./request_state.ts";
 import { type OakContextLike, SessionEngine, type SessionMiddleware } from "./middleware.ts";
 
 /** The data a session holds, by key. The untyped default takes any key. */
@@ -71,7 +71,7 @@ function hasFields(fields: Record<string, string>): boolean {
 
 function dropFlash(s: RequestState, key: string): void {
   delete s.flashOut[key];
-  delete s.record.flash[key];
+  if (key in s.record.flash) delete ownRecord(s).flash[key];
   s.flashChanged = true;
 }
 
@@ -166,7 +166,7 @@ export class Session<T extends SessionShape = SessionShape> {
     if (value === null || value === undefined) return this.delete(key);
     const text = toJson(key, value);
     const s = req(this);
-    s.record.data[key] = text;
+    ownRecord(s).data[key] = text;
     s.set[key] = text;
     s.deleted.delete(key);
   }
@@ -193,7 +193,7 @@ export class Session<T extends SessionShape = SessionShape> {
   delete(key: keyof T & string): void {
     const s = req(this);
     if (key in s.record.data) {
-      delete s.record.data[key];
+      delete ownRecord(s).data[key];
       delete s.set[key];
       s.deleted.add(key);
     }
@@ -211,7 +211,7 @@ export class Session<T extends SessionShape = SessionShape> {
   /** Remove every key and flash value; the session (and its ID) stays. */
   clear(): void {
     const s = req(this);
-    s.record.data = emptyFields();
+    ownRecord(s).data = emptyFields();
     s.set = emptyFields();
     s.deleted.clear();
     s.cleared = true;

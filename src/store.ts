@@ -47,7 +47,12 @@ export interface SessionChange {
  */
 export interface ServerStore {
   readonly kind?: "server";
-  /** The record, or `null` when it does not exist or expired before `now`. */
+  /**
+   * The record, or `null` when it does not exist or expired before `now`.
+   * The middleware never changes the record it gets (it copies before its
+   * first change), so a store may hand out its own object, provided its later
+   * writes replace that object's maps rather than change them in place.
+   */
   get(key: string, now: number): Promise<SessionRecord | null>;
   /** Store a new record (replacing any under that key). */
   create(key: string, record: SessionRecord, now: number): Promise<void>;
