@@ -69,6 +69,10 @@ if (opened.store instanceof MemoryStore) {
       return inner.create(key, record, n);
     },
     update: (key: string, change: SessionChange, n: number) => inner.update(key, change, n),
+    rotate: (oldKey: string, newKey: string, change: SessionChange, n: number) => {
+      createdKeys.add(newKey);
+      return inner.rotate(oldKey, newKey, change, n);
+    },
     delete: (key: string) => inner.delete(key),
   };
 }

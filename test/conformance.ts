@@ -48,6 +48,10 @@ function countingStore(store: SessionStore): { store: SessionStore; writes: () =
       writes++;
       return store.update(key, change, now);
     },
+    rotate: (oldKey: string, newKey: string, change: SessionChange, now: number) => {
+      writes++;
+      return store.rotate(oldKey, newKey, change, now);
+    },
     delete: (key: string) => {
       writes++;
       return store.delete(key);

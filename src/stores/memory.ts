@@ -16,7 +16,11 @@ import {
 
 /** Options of `new MemoryStore(options)`. */
 export interface MemoryStoreOptions {
-  /** Keep at most this many sessions; the oldest go first. Default: no bound. */
+  /**
+   * Keep at most this many sessions; the least recently used go first (a
+   * burst of new sessions evicts idle ones, not a user who is active).
+   * Default: no bound.
+   */
   maxSessions?: number;
   /** Expired sessions are swept at most once per this many seconds, during normal calls. Default 60. */
   sweepIntervalSeconds?: number;
@@ -40,7 +44,8 @@ function copyRecord(r: SessionRecord): SessionRecord {
 /**
  * Sessions in memory. It hands out copies (a request never shares live
  * objects with another), sweeps expired sessions as it goes, and with
- * `maxSessions` holds a bounded number (the oldest are dropped first).
+ * `maxSessions` holds a bounded number (the least recently used are dropped
+ * first).
  *
  * ```ts
  * import { MemoryStore, Session } from "oak-sessions";
@@ -49,7 +54,8 @@ function copyRecord(r: SessionRecord): SessionRecord {
  */
 export class MemoryStore implements ServerStore {
   readonly kind = "server";
-  // A Map keeps insertion order, which is creation order: the oldest come first.
+  // A Map keeps insertion order; every read or write re-inserts its session,
+  // so the first entry is always the least recently used one.
   #sessions = new Map<string, SessionRecord>();
   #maxSessions: number;
   #sweepMs: number;
@@ -82,11 +88,21 @@ export class MemoryStore implements ServerStore {
     if (now - this.#lastSweep >= this.#sweepMs) this.cleanup(now);
     const record = this.#sessions.get(key);
     if (record === undefined) return undefined;
-    if (record.expiresAt <= now) {
-      this.#sessions.delete(key);
-      return undefined;
-    }
+    this.#sessions.delete(key);
+    if (record.expiresAt <= now) return undefined;
+    // Re-inserted: now the most recently used.
+    this.#sessions.set(key, record);
     return record;
+  }
+
+  /** Insert `record` under `key`, dropping the least recently used at the bound. */
+  #insert(key: string, record: SessionRecord): void {
+    this.#sessions.delete(key);
+    while (this.#sessions.size >= this.#maxSessions) {
+      const oldest = this.#sessions.keys().next().value as string;
+      this.#sessions.delete(oldest);
+    }
+    this.#sessions.set(key, record);
   }
 
   /** The session's record (a copy), or `null`. */
@@ -95,15 +111,10 @@ export class MemoryStore implements ServerStore {
     return Promise.resolve(record ? copyRecord(record) : null);
   }
 
-  /** Store a new session, dropping the oldest when the bound is reached. */
+  /** Store a new session, dropping the least recently used when the bound is reached. */
   create(key: string, record: SessionRecord, now: number): Promise<void> {
     if (now - this.#lastSweep >= this.#sweepMs) this.cleanup(now);
-    this.#sessions.delete(key);
-    while (this.#sessions.size >= this.#maxSessions) {
-      const oldest = this.#sessions.keys().next().value as string;
-      this.#sessions.delete(oldest);
-    }
-    this.#sessions.set(key, copyRecord(record));
+    this.#insert(key, copyRecord(record));
     return Promise.resolve();
   }
 
@@ -113,6 +124,20 @@ export class MemoryStore implements ServerStore {
     if (record === undefined) return Promise.resolve(false);
     // Values are immutable strings; only the flash map is taken over whole.
     applyChange(record, { ...change, flash: change.flash && copyFields(change.flash) });
+    return Promise.resolve(true);
+  }
+
+  /**
+   * Move a live session to `newKey` with `change` applied, in one synchronous
+   * step (no other call can run between the check and the move). Returns
+   * `false`, writing nothing, when the session under `oldKey` is gone.
+   */
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
+    const record = this.#live(oldKey, now);
+    if (record === undefined) return Promise.resolve(false);
+    this.#sessions.delete(oldKey);
+    applyChange(record, { ...change, flash: change.flash && copyFields(change.flash) });
+    this.#insert(newKey, record);
     return Promise.resolve(true);
   }
 

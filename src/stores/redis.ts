@@ -70,9 +70,10 @@ export class RedisStore extends RedisSessionLogic {
       );
     }
     const { keyPrefix, timeoutMs } = checkRedisOptions("RedisStore", options);
-    const send = adapt(client);
+    const { send, cluster } = adapt(client);
     const transport: RedisTransport = {
       call: (key, args) => withTimeout(send(key, args), timeoutMs),
+      cluster,
     };
     super(transport, { keyPrefix, storeName: "RedisStore" });
   }
@@ -82,8 +83,11 @@ function isFn(client: AnyClient, name: string): boolean {
   return typeof client[name] === "function";
 }
 
-/** A `Send` for the client's shape; `SessionConfigError` when the shape is unknown. */
-function adapt(client: unknown): Send {
+/**
+ * A `Send` for the client's shape, and whether it is a cluster client (keys
+ * may live on different nodes); `SessionConfigError` when the shape is unknown.
+ */
+function adapt(client: unknown): { send: Send; cluster: boolean } {
   if (typeof client !== "object" || client === null) {
     throw new SessionConfigError(
       `RedisStore: expected a Redis client, got ${
@@ -93,20 +97,21 @@ function adapt(client: unknown): Send {
   }
   const c = client as AnyClient;
   // ioredis (Redis and Cluster): `call(command, ...args)` routes by the key itself.
+  // A Cluster says so with `isCluster` (a plain Redis has it false).
   if (isFn(c, "call")) {
-    return (_key, args) => tagged(() => c.call(...args));
+    return { send: (_key, args) => tagged(() => c.call(...args)), cluster: c.isCluster === true };
   }
   // node-redis cluster: `sendCommand(firstKey, isReadonly, args)`. Reads go to the master
   // too (isReadonly false): a replica may not have the write the previous request made.
   if (isFn(c, "sendCommand") && (isFn(c, "getSlotMaster") || isFn(c, "getMasters"))) {
-    return (key, args) => tagged(() => c.sendCommand(key, false, args));
+    return { send: (key, args) => tagged(() => c.sendCommand(key, false, args)), cluster: true };
   }
   // node-redis client: `sendCommand(args)`; in v4's legacy mode the promise API is `client.v4`.
   if (isFn(c, "sendCommand") && "isOpen" in c) {
     const target: AnyClient = typeof c.v4 === "object" && c.v4 !== null && isFn(c.v4, "sendCommand")
       ? c.v4
       : c;
-    return (_key, args) =>
+    const send: Send = (_key, args) =>
       tagged(
         () => target.sendCommand(args),
         () =>
@@ -114,21 +119,26 @@ function adapt(client: unknown): Send {
             ? "the node-redis client is not connected; call `await client.connect()` first"
             : undefined,
       );
+    return { send, cluster: false };
   }
   // Deno's redis module: `sendCommand(command, args)` (newer) or `executor.exec(command, ...args)`.
+  // Its clients are single-node connections.
   if (isFn(c, "sendCommand") && ("executor" in c || "isConnected" in c)) {
-    return (_key, [command, ...args]) =>
+    const send: Send = (_key, [command, ...args]) =>
       tagged(async () => denoReply(await c.sendCommand(command, args), false));
+    return { send, cluster: false };
   }
   const executor = c.executor;
   if (typeof executor === "object" && executor !== null) {
     if (isFn(executor, "sendCommand")) {
-      return (_key, [command, ...args]) =>
+      const send: Send = (_key, [command, ...args]) =>
         tagged(async () => denoReply(await executor.sendCommand(command, args), false));
+      return { send, cluster: false };
     }
     if (isFn(executor, "exec")) {
-      return (_key, [command, ...args]) =>
+      const send: Send = (_key, [command, ...args]) =>
         tagged(async () => denoReply(await executor.exec(command, ...args), true));
+      return { send, cluster: false };
     }
   }
   throw new SessionConfigError(

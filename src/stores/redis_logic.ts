@@ -14,16 +14,26 @@
  * - `m:c`: created-at, milliseconds since the epoch;
  * - `m:e`: expires-at, milliseconds since the epoch (`inf`: never).
  *
- * Reading is one `HGETALL`. Creating and updating are one Lua script (sent
- * by `EVALSHA`, falling back to `EVAL` when the server does not have it
- * cached), so a change set is applied atomically, touches only the fields it
- * changed, does nothing once the session is gone (delete wins over a slow
- * request), and sets the key's TTL so Redis drops dead sessions by itself.
+ * Reading is one `HGETALL`. Creating, updating and rotating are one Lua
+ * script (sent by `EVALSHA`, falling back to `EVAL` when the server does not
+ * have it cached), so a change set is applied atomically, touches only the
+ * fields it changed, does nothing once the session is gone (delete wins over
+ * a slow request), and sets the key's TTL so Redis drops dead sessions by
+ * itself.
+ *
+ * Rotation (a new session ID) is one script over the old and the new key,
+ * where both keys can be named in one script: on a single node, and on a
+ * Redis Cluster when both keys hash to one slot (a `{hash tag}` in the key
+ * prefix). On a cluster where they do not, it is two steps: the script first
+ * claims the old key (checks it is alive, removes it, returns it), then the
+ * new key is created from what it returned. A failure between the two steps
+ * loses the session (its user logs in again); it never brings one back.
  *
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import {
+  applyChange,
   emptyFields,
   type JsonFields,
   type ServerStore,
@@ -39,8 +49,17 @@ import {
  * transport failure.
  */
 export interface RedisTransport {
-  /** Send `args` (command name first). `key` is the one Redis key it touches (cluster routing). */
+  /**
+   * Send `args` (command name first). `key` is the Redis key it touches (cluster
+   * routing; a command over several keys names one of them, all in its slot).
+   */
   call(key: string, args: string[]): Promise<unknown>;
+  /**
+   * `true` for a Redis Cluster client: keys may live on different nodes, so
+   * one script may name several keys only when they share a hash slot.
+   * Default `false` (a single node).
+   */
+  readonly cluster?: boolean;
 }
 
 /** An error reply from Redis (`-ERR ...`, `-NOSCRIPT ...`), as opposed to a transport failure. */
@@ -51,22 +70,33 @@ export class RedisReplyError extends Error {
   }
 }
 
-// One script for create (`c`) and update (`u`). ARGV:
+// One script for create (`c`), update (`u`), rotate (`r`: KEYS[1] old, KEYS[2]
+// new) and claim (`k`: remove a live session and return its fields). ARGV:
 //  1 op, 2 now, 3 expiresAt text, 4 TTL in ms ("inf": none, <= 0: already over),
-//  5 createdAt (create) or clear flag (update), 6 flash flag ("1": replace),
+//  5 createdAt (create) or clear flag (update, rotate), 6 flash flag ("1": replace),
 //  7 number of fields to set, 8 number of fields to delete,
 //  then the field/value pairs to set, the fields to delete, the flash field/value pairs.
+// A claim needs only ARGV 1 and 2.
 // Fields are set one call at a time: unpacking thousands of arguments into one
 // HSET would overflow Lua's C stack. No argument is ever an empty string, as
 // Webdis drops empty path segments.
 const WRITE_SCRIPT = `local key = KEYS[1]
 local op = ARGV[1]
-if op == 'u' then
+if op ~= 'c' then
   local e = redis.call('HGET', key, 'm:e')
   if not e then return 0 end
   if e ~= 'inf' then
     local n = tonumber(e)
     if not n or n <= tonumber(ARGV[2]) then return 0 end
+  end
+  if op == 'k' then
+    local h = redis.call('HGETALL', key)
+    redis.call('DEL', key)
+    return h
+  end
+  if op == 'r' then
+    redis.call('RENAME', key, KEYS[2])
+    key = KEYS[2]
   end
   if ARGV[5] == '1' or ARGV[6] == '1' then
     for _, f in ipairs(redis.call('HKEYS', key)) do
@@ -246,6 +276,7 @@ export class RedisSessionLogic implements ServerStore {
   readonly #transport: RedisTransport;
   readonly #prefix: string;
   readonly #name: string;
+  readonly #cluster: boolean;
 
   constructor(transport: RedisTransport, options: RedisSessionLogicOptions) {
     if (UNSAFE_NAME.test(options.keyPrefix)) {
@@ -257,6 +288,7 @@ export class RedisSessionLogic implements ServerStore {
     this.#transport = transport;
     this.#prefix = options.keyPrefix;
     this.#name = options.storeName;
+    this.#cluster = transport.cluster === true;
   }
 
   /** The Redis key of session `key`. */
@@ -267,10 +299,15 @@ export class RedisSessionLogic implements ServerStore {
   /** The session under `key`, or `null` when it is missing or expired at `now`. One HGETALL. */
   async get(key: string, now: number): Promise<SessionRecord | null> {
     const reply = await this.#call(key, ["HGETALL", this.redisKey(key)]);
+    return this.#decode(reply, "HGETALL", now);
+  }
+
+  /** A hash reply as a session record, or `null` when it holds no live session. */
+  #decode(reply: unknown, what: string, now: number): SessionRecord | null {
     const entries = hashEntries(reply);
     if (entries === null) {
       throw new SessionStoreError(
-        `${this.#name}: Redis answered HGETALL with an unexpected reply (${describe(reply)})`,
+        `${this.#name}: Redis answered ${what} with an unexpected reply (${describe(reply)})`,
       );
     }
     if (entries.length === 0) return null;
@@ -295,7 +332,7 @@ export class RedisSessionLogic implements ServerStore {
   async create(key: string, record: SessionRecord, now: number): Promise<void> {
     const sets = pairs(DATA, record.data);
     const flash = pairs(FLASH, record.flash);
-    await this.#write(key, [
+    await this.#write([key], [
       "c",
       String(now),
       timeText(record.expiresAt),
@@ -311,23 +348,34 @@ export class RedisSessionLogic implements ServerStore {
 
   /** Apply `change` atomically if the session still exists; sets its TTL again. */
   async update(key: string, change: SessionChange, now: number): Promise<boolean> {
-    const sets = pairs(DATA, change.set);
-    const deletes = change.delete.map((name) => field(DATA, name));
-    const flash = change.flash === null ? [] : pairs(FLASH, change.flash);
-    const reply = await this.#write(key, [
-      "u",
-      String(now),
-      timeText(change.expiresAt),
-      ttlText(change.expiresAt, now),
-      change.clear ? "1" : "0",
-      change.flash === null ? "0" : "1",
-      String(sets.length / 2),
-      String(deletes.length),
-      ...sets,
-      ...deletes,
-      ...flash,
-    ]);
-    return reply === 1;
+    return await this.#write([key], changeArgs("u", change, now)) === 1;
+  }
+
+  /**
+   * Move the session to `newKey` with `change` applied, only if the one under
+   * `oldKey` is alive at `now`; returns whether it did. One script over both
+   * keys (`RENAME`, then the change), except on a Redis Cluster whose slots
+   * for the two keys differ: there the old session is claimed first (one
+   * script: check, remove, return it) and the new one created from it, so an
+   * ended session is never brought back, though a failure between the two
+   * steps loses the session.
+   */
+  async rotate(
+    oldKey: string,
+    newKey: string,
+    change: SessionChange,
+    now: number,
+  ): Promise<boolean> {
+    if (!this.#cluster || keySlot(this.redisKey(oldKey)) === keySlot(this.redisKey(newKey))) {
+      return await this.#write([oldKey, newKey], changeArgs("r", change, now)) === 1;
+    }
+    const claimed = await this.#eval([oldKey], ["k", String(now)]);
+    if (claimed === 0 || claimed === "0") return false;
+    // The script checked the expiry; a hash that is not a session reads as gone.
+    const record = this.#decode(claimed, "the session script", -Infinity);
+    if (record === null) return false;
+    await this.create(newKey, applyChange(record, change), now);
+    return true;
   }
 
   /** Remove the session. */
@@ -335,19 +383,26 @@ export class RedisSessionLogic implements ServerStore {
     await this.#call(key, ["DEL", this.redisKey(key)]);
   }
 
-  /** Run the write script: `EVALSHA`, then `EVAL` when the server lost its script cache. */
-  async #write(key: string, argv: string[]): Promise<number> {
+  /**
+   * Run the session script over `keys` (session keys; the first routes the
+   * call): `EVALSHA`, then `EVAL` when the server lost its script cache.
+   */
+  async #eval(keys: string[], argv: string[]): Promise<unknown> {
     const sha = await writeScriptSha();
-    const tail = ["1", this.redisKey(key), ...argv];
-    let reply: unknown;
+    const tail = [String(keys.length), ...keys.map((k) => this.redisKey(k)), ...argv];
     try {
-      reply = await this.#transport.call(this.redisKey(key), ["EVALSHA", sha, ...tail]);
+      return await this.#transport.call(this.redisKey(keys[0]), ["EVALSHA", sha, ...tail]);
     } catch (error) {
       if (!(error instanceof RedisReplyError && /\bNOSCRIPT\b/.test(error.message))) {
         throw this.#storeError(error);
       }
-      reply = await this.#call(key, ["EVAL", WRITE_SCRIPT, ...tail]);
+      return await this.#call(keys[0], ["EVAL", WRITE_SCRIPT, ...tail]);
     }
+  }
+
+  /** Run a create, update or rotate: the script answers 1 (done) or 0 (no live session). */
+  async #write(keys: string[], argv: string[]): Promise<number> {
+    let reply = await this.#eval(keys, argv);
     if (typeof reply === "string" && /^[01]$/.test(reply)) reply = Number(reply);
     if (reply !== 0 && reply !== 1) {
       throw new SessionStoreError(
@@ -373,6 +428,55 @@ export class RedisSessionLogic implements ServerStore {
     const what = error instanceof RedisReplyError ? "Redis answered with an error" : "Redis failed";
     return new SessionStoreError(`${this.#name}: ${what}: ${detail}`, { cause: error });
   }
+}
+
+/** The script's ARGV for an update (`u`) or rotate (`r`) with `change`. */
+function changeArgs(op: "u" | "r", change: SessionChange, now: number): string[] {
+  const sets = pairs(DATA, change.set);
+  const deletes = change.delete.map((name) => field(DATA, name));
+  const flash = change.flash === null ? [] : pairs(FLASH, change.flash);
+  return [
+    op,
+    String(now),
+    timeText(change.expiresAt),
+    ttlText(change.expiresAt, now),
+    change.clear ? "1" : "0",
+    change.flash === null ? "0" : "1",
+    String(sets.length / 2),
+    String(deletes.length),
+    ...sets,
+    ...deletes,
+    ...flash,
+  ];
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The Redis Cluster hash slot of `key` (CRC16-XMODEM of its UTF-8 bytes,
+ * mod 16384), honouring a `{hash tag}`: when the key holds a `{` followed
+ * later by a `}` with something between, only that part is hashed. Exposed
+ * so tests can compare it with `CLUSTER KEYSLOT`.
+ *
+ * ```ts
+ * keySlot("{user1000}.following") === keySlot("{user1000}.followers"); // true
+ * ```
+ */
+export function keySlot(key: string): number {
+  let bytes = encoder.encode(key);
+  const open = bytes.indexOf(0x7b);
+  if (open >= 0) {
+    const close = bytes.indexOf(0x7d, open + 1);
+    if (close > open + 1) bytes = bytes.subarray(open + 1, close);
+  }
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+  }
+  return crc % 16384;
 }
 
 function pairs(prefix: string, fields: JsonFields): string[] {

@@ -304,6 +304,45 @@ export class SqliteStore implements ServerStore {
     });
   }
 
+  /**
+   * Moves the session under `oldKey` to `newKey` with `change` applied, in
+   * one `BEGIN IMMEDIATE` transaction: only if it exists and has not expired
+   * at `now`. Returns whether it did; when it did not, nothing was written.
+   */
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
+    return this.#call("rotate the session", now, () => {
+      // The write lock comes before the read: no other connection can delete
+      // the old row (a logout) between the check and the move.
+      this.#s.begin.run([]);
+      try {
+        const row = this.#s.get.get([oldKey, now]);
+        const record = row ? decodeRow(row, now) : null;
+        if (!record) {
+          this.#s.rollback.run([]);
+          return false;
+        }
+        applyChange(record, change);
+        this.#s.delete.run([oldKey]);
+        this.#s.create.run([
+          newKey,
+          JSON.stringify(record.data),
+          JSON.stringify(record.flash),
+          record.createdAt,
+          record.expiresAt,
+        ]);
+        this.#s.commit.run([]);
+        return true;
+      } catch (e) {
+        try {
+          this.#s.rollback.run([]);
+        } catch {
+          // Already rolled back by SQLite; report the original error.
+        }
+        throw e;
+      }
+    });
+  }
+
   /** Removes the session under `key`; nothing happens when there is none. */
   delete(key: string): Promise<void> {
     return this.#call("delete the session", undefined, () => {
