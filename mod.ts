@@ -51,4 +51,13 @@ export type {
 } from "./src/stores/sqlite_drivers.ts";
 export { RedisStore, type RedisStoreOptions } from "./src/stores/redis.ts";
 export { WebdisStore, type WebdisStoreOptions } from "./src/stores/webdis.ts";
+export {
+  DENO_KV_VALUE_LIMIT,
+  type DenoKvAtomicOperation,
+  type DenoKvEntry,
+  type DenoKvKeyPart,
+  type DenoKvLike,
+  DenoKvStore,
+  type DenoKvStoreOptions,
+} from "./src/stores/deno_kv.ts";
 import "./src/oak_context.ts";
