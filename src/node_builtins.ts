@@ -20,6 +20,8 @@
 export type NodeCrypto = typeof import("node:crypto");
 /** `node:http`, as typed by the runtime. */
 export type NodeHttp = typeof import("node:http");
+/** `node:https`, as typed by the runtime. */
+export type NodeHttps = typeof import("node:https");
 
 interface ProcessLike {
   getBuiltinModule?: (id: string) => unknown;
@@ -41,3 +43,29 @@ export const nodeCrypto: NodeCrypto | undefined = builtin<NodeCrypto>("node:cryp
 
 /** `node:http` where the runtime has it, else `undefined` (use `fetch`). */
 export const nodeHttp: NodeHttp | undefined = builtin<NodeHttp>("node:http");
+
+/** `node:https` where the runtime has it, else `undefined` (use `fetch`). */
+export const nodeHttps: NodeHttps | undefined = builtin<NodeHttps>("node:https");
+
+/**
+ * Whether this is Node.js itself, not a runtime that also offers `node:`
+ * modules. Deno and Bun report a `process.versions.node` too, but there
+ * their `node:http` client is a compatibility layer over the runtime's own
+ * HTTP client, and `fetch` is the native fast path; on Node it is the other
+ * way round (its `fetch`, undici, costs several times a keep-alive
+ * `node:http` request). So an HTTP client should take `node:http` only
+ * where this is true.
+ */
+export const isNode: boolean = (() => {
+  const g = globalThis as {
+    Deno?: unknown;
+    Bun?: unknown;
+    process?: { release?: { name?: unknown } };
+    navigator?: { userAgent?: unknown };
+  };
+  if (g.Deno !== undefined || g.Bun !== undefined) return false;
+  if (g.process?.release?.name !== "node") return false;
+  // Node 21+ has a navigator; workers that emulate `process` name themselves there.
+  const agent = g.navigator?.userAgent;
+  return typeof agent !== "string" || agent.startsWith("Node.js");
+})();

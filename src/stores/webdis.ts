@@ -1,8 +1,9 @@
 /**
  * `WebdisStore`: sessions in Redis behind Webdis (Redis over HTTP), for
- * hosts that can only make HTTP requests. It uses `fetch` only, and shares
- * its session logic with `RedisStore` (one hash per session, a Lua script
- * for changes, Redis's own TTL).
+ * hosts that can only make HTTP requests. It speaks HTTP with a keep-alive
+ * `node:http` agent on Node.js and with `fetch` elsewhere (see
+ * `webdis_transport.ts`), and shares its session logic with `RedisStore`
+ * (one hash per session, a Lua script for changes, Redis's own TTL).
  *
  * @module
  */
@@ -13,6 +14,14 @@ import {
   RedisSessionLogic,
   type RedisTransport,
 } from "./redis_logic.ts";
+import {
+  openExchange,
+  type WebdisExchange,
+  type WebdisTarget,
+  type WebdisTransportName,
+} from "./webdis_transport.ts";
+
+export type { WebdisTransportName } from "./webdis_transport.ts";
 
 /**
  * Options of {@link WebdisStore}.
@@ -37,27 +46,51 @@ export interface WebdisStoreOptions {
   username?: string;
   /** HTTP basic auth password. */
   password?: string;
+  /**
+   * The HTTP client: `"node:http"` (a keep-alive agent, Node.js's fast
+   * path) or `"fetch"` (the fast path on Deno, Bun and workers). Left out,
+   * the store takes `"node:http"` on Node.js and `"fetch"` elsewhere; set it
+   * to pin one (tests run both).
+   */
+  transport?: WebdisTransportName;
+  /**
+   * Most connections the `node:http` transport keeps open to Webdis at
+   * once; more concurrent requests wait for one. Default 16. (`fetch`
+   * manages its own pool.)
+   */
+  maxConnections?: number;
 }
 
-// Longer URLs go in a POST body instead: proxies and servers commonly cap a
-// request line near 4-8 KB, and a session value has no size limit of its own.
+// A read whose URL would be longer goes in a POST body too: proxies and
+// servers commonly cap a request line near 4-8 KB.
 const MAX_URL_LENGTH = 2048;
+
+// Commands that may travel as GET URLs: they carry a hashed key and nothing
+// else. Every other command (the scripts, which carry session values) goes in
+// a POST body, so no value ever shows in a request line a proxy logs.
+const GET_COMMANDS: ReadonlySet<string> = new Set(["HGETALL", "DEL"]);
 
 /**
  * Sessions in Redis through Webdis. Every argument is percent-encoded (so
- * `/`, `%`, `?`, `#`, `.`, newlines and any Unicode survive), long commands
- * travel in the request body, and every reply is checked: an error reply, a
- * non-JSON body, a non-2xx status, a timeout or a refused connection fails
- * the request with a `SessionStoreError` (503) that says which.
+ * `/`, `%`, `?`, `#`, `.`, newlines and any Unicode survive); reads
+ * (`HGETALL`, `DEL` of a hashed key) travel as GET URLs, every command that
+ * carries a session value in a POST body; every reply is checked: an error
+ * reply, a non-JSON body, a non-2xx status, a timeout or a refused
+ * connection fails the request with a `SessionStoreError` (503) that says
+ * which. No error message ever shows a password.
  *
  * ```ts
  * import { Session, WebdisStore } from "oak-sessions";
  *
  * const store = new WebdisStore({ url: "http://127.0.0.1:7379" });
  * app.use(Session.initMiddleware(store, { expireAfterSeconds: 3600 }));
+ * // at shutdown: drops the kept-alive connections
+ * await store.close();
  * ```
  */
 export class WebdisStore extends RedisSessionLogic {
+  readonly #transport: WebdisTransport;
+
   constructor(options: WebdisStoreOptions) {
     if (typeof options !== "object" || options === null) {
       throw new SessionConfigError(
@@ -65,13 +98,39 @@ export class WebdisStore extends RedisSessionLogic {
       );
     }
     const { keyPrefix, timeoutMs } = checkRedisOptions("WebdisStore", options);
+    const maxConnections = options.maxConnections ?? 16;
+    if (
+      typeof maxConnections !== "number" || !Number.isInteger(maxConnections) ||
+      maxConnections < 1
+    ) {
+      throw new SessionConfigError(
+        `WebdisStore: maxConnections must be a positive integer, got ${
+          typeof maxConnections === "number" ? maxConnections : typeof maxConnections
+        }`,
+      );
+    }
+    const target = webdisTarget(options.url, options.username, options.password, timeoutMs);
     const transport = new WebdisTransport(
-      options.url,
-      timeoutMs,
-      options.username,
-      options.password,
+      openExchange(options.transport, { ...target, maxConnections }),
+      target.shown,
     );
     super(transport, { keyPrefix, storeName: "WebdisStore" });
+    this.#transport = transport;
+  }
+
+  /** Which HTTP client this store uses (`"node:http"` or `"fetch"`). */
+  get transport(): WebdisTransportName {
+    return this.#transport.exchange.name;
+  }
+
+  /**
+   * Close the kept-alive connections to Webdis. Later calls fail with a
+   * `SessionStoreError`. (Idle connections never keep the process alive, so
+   * this is tidiness, not a requirement.)
+   */
+  close(): Promise<void> {
+    this.#transport.exchange.close();
+    return Promise.resolve();
   }
 }
 
@@ -85,99 +144,149 @@ export class WebdisStore extends RedisSessionLogic {
  * ```
  */
 export function encodeWebdisArg(arg: string): string {
+  // Hashed keys and numbers need no encoding: skip the work for them.
+  if (PLAIN.test(arg)) return arg;
   return encodeURIComponent(arg).replace(
     /[.!'()*~]/g,
     (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
   );
 }
 
-class WebdisTransport implements RedisTransport {
-  readonly #base: string;
-  readonly #shown: string;
-  readonly #timeoutMs: number;
-  readonly #headers: Record<string, string> = {};
+const PLAIN = /^[A-Za-z0-9_-]*$/;
 
-  constructor(url: unknown, timeoutMs: number, username?: string, password?: string) {
-    let parsed: URL;
-    try {
-      if (typeof url !== "string") throw new TypeError("not a string");
-      parsed = new URL(url);
-    } catch {
+const URL_EXAMPLE = '"http://127.0.0.1:7379"';
+const CREDENTIALS_HINT = 'percent-encode "@", ":", "/", "?" and "#" in a username or password, ' +
+  "or pass them as the username and password options";
+
+/**
+ * Check `url` and the credentials. No message echoes what was passed: a URL
+ * that does not parse as intended may hold a password anywhere in it.
+ */
+function webdisTarget(
+  url: unknown,
+  username: unknown,
+  password: unknown,
+  timeoutMs: number,
+): Omit<WebdisTarget, "maxConnections"> {
+  if (typeof url !== "string") {
+    throw new SessionConfigError(
+      `WebdisStore: url must be a string such as ${URL_EXAMPLE}, got ${
+        url === null ? "null" : typeof url
+      }`,
+    );
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SessionConfigError(
+      `WebdisStore: url is not a valid URL${
+        url.includes("://") ? "" : " (it has no http:// or https://)"
+      }; write it as ${URL_EXAMPLE}, and ${CREDENTIALS_HINT} (the URL is not shown here, ` +
+        "as it may hold a password)",
+    );
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new SessionConfigError(
+      `WebdisStore: url must start with http:// or https://, got one starting with ${
+        JSON.stringify(/^[a-z][a-z0-9+.-]*:$/.test(parsed.protocol) ? parsed.protocol : "?")
+      } (the URL is not shown here, as it may hold a password)`,
+    );
+  }
+  let user: string;
+  let pass: string;
+  try {
+    user = decodeURIComponent(parsed.username);
+    pass = decodeURIComponent(parsed.password);
+  } catch {
+    throw new SessionConfigError(
+      "WebdisStore: the username or password in url has a malformed %-escape; " + CREDENTIALS_HINT,
+    );
+  }
+  parsed.username = "";
+  parsed.password = "";
+  if (parsed.href.includes("@")) {
+    // What the parser did not take as user-info: a password's "/", "?" or
+    // "#" ended the host early, and the rest of it sits in the path.
+    throw new SessionConfigError(
+      `WebdisStore: url has an "@" outside its user-info part; ${CREDENTIALS_HINT} ` +
+        "(the URL is not shown here, as it may hold a password)",
+    );
+  }
+  const shown = parsed.origin + parsed.pathname.replace(/\/+$/, "");
+  if (parsed.search || parsed.hash) {
+    throw new SessionConfigError(
+      `WebdisStore: url must not have a query or fragment (${JSON.stringify(shown)} would do)`,
+    );
+  }
+  if (username !== undefined) {
+    if (typeof username !== "string") {
       throw new SessionConfigError(
-        `WebdisStore: url must be an http(s) URL such as "http://127.0.0.1:7379", got ${
-          JSON.stringify(url) ?? String(url)
+        `WebdisStore: username must be a string, got ${
+          username === null ? "null" : typeof username
         }`,
       );
     }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    user = username;
+  }
+  if (password !== undefined) {
+    if (typeof password !== "string") {
       throw new SessionConfigError(
-        `WebdisStore: url must start with http:// or https://, got ${JSON.stringify(url)}`,
+        `WebdisStore: password must be a string, got ${
+          password === null ? "null" : typeof password
+        }`,
       );
     }
-    if (parsed.search || parsed.hash) {
-      throw new SessionConfigError(
-        `WebdisStore: url must not have a query or fragment (${
-          JSON.stringify(parsed.origin + parsed.pathname)
-        } would do)`,
-      );
-    }
-    // fetch refuses URLs with credentials: move them to the Authorization header.
-    const user = username ?? decodeURIComponent(parsed.username);
-    const pass = password ?? decodeURIComponent(parsed.password);
-    if (typeof user !== "string" || typeof pass !== "string") {
-      throw new SessionConfigError("WebdisStore: username and password must be strings");
-    }
-    if (user !== "" || pass !== "") {
-      this.#headers.authorization = "Basic " + base64(`${user}:${pass}`);
-    }
-    parsed.username = "";
-    parsed.password = "";
-    this.#base = parsed.origin + parsed.pathname.replace(/\/+$/, "");
-    this.#shown = this.#base;
-    this.#timeoutMs = timeoutMs;
+    pass = password;
+  }
+  return {
+    url: parsed,
+    basePath: parsed.pathname.replace(/\/+$/, ""),
+    shown,
+    authorization: user !== "" || pass !== "" ? "Basic " + base64(`${user}:${pass}`) : undefined,
+    timeoutMs,
+  };
+}
+
+// Replies that need no JSON parse: the scripts' 0 and 1, DEL's counts.
+const SHORT_REPLIES: ReadonlyMap<string, number> = new Map(
+  ["EVALSHA", "EVAL", "DEL"].flatMap((c) => [[`{"${c}":0}`, 0], [`{"${c}":1}`, 1]]),
+);
+
+class WebdisTransport implements RedisTransport {
+  readonly exchange: WebdisExchange;
+  readonly #shown: string;
+
+  constructor(exchange: WebdisExchange, shown: string) {
+    this.exchange = exchange;
+    this.#shown = shown;
   }
 
   async call(_key: string, args: string[]): Promise<unknown> {
     const command = args[0];
-    if (args.some((a) => a === "")) {
-      // Webdis drops empty path segments, which would shift every later argument.
-      throw new SessionStoreError(`WebdisStore: cannot send an empty argument in ${command}`);
-    }
-    const path = args.map(encodeWebdisArg).join("/");
-    const getUrl = `${this.#base}/${path}`;
-    const init: RequestInit = getUrl.length <= MAX_URL_LENGTH
-      ? { method: "GET", headers: this.#headers }
-      : {
-        method: "POST",
-        headers: { ...this.#headers, "content-type": "text/plain; charset=utf-8" },
-        body: path,
-      };
-    const url = init.method === "GET" ? getUrl : `${this.#base}/`;
-    let status: number;
-    let body: string;
-    try {
-      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
-      status = response.status;
-      body = await response.text();
-    } catch (error) {
-      const name = (error as { name?: unknown } | null)?.name;
-      if (name === "TimeoutError" || name === "AbortError") {
-        throw new SessionStoreError(
-          `WebdisStore: Webdis at ${this.#shown} did not answer ${command} within ${this.#timeoutMs} ms`,
-          { cause: error },
-        );
+    let path = "";
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (arg === "") {
+        // Webdis drops empty path segments, which would shift every later argument.
+        throw new SessionStoreError(`WebdisStore: cannot send an empty argument in ${command}`);
       }
-      throw new SessionStoreError(
-        `WebdisStore: could not reach Webdis at ${this.#shown} (${describeFetchError(error)})`,
-        { cause: error },
-      );
+      path += i === 0 ? encodeWebdisArg(arg) : "/" + encodeWebdisArg(arg);
     }
+    const method = GET_COMMANDS.has(command) && path.length <= MAX_URL_LENGTH ? "GET" : "POST";
+    const { status, body } = await this.exchange.send(method, path, command);
     if (status < 200 || status > 299) {
       throw new SessionStoreError(
         `WebdisStore: Webdis at ${this.#shown} answered ${command} with HTTP ${status}${
           statusHint(status)
         }${snippet(body)}`,
       );
+    }
+    if (body.length <= 16) {
+      const short = SHORT_REPLIES.get(body);
+      if (
+        short !== undefined && body.length === command.length + 6 && body.startsWith(command, 2)
+      ) return short;
     }
     let reply: unknown;
     try {
@@ -188,17 +297,23 @@ class WebdisTransport implements RedisTransport {
           `(is the url pointing at Webdis?)${snippet(body)}`,
       );
     }
-    if (
-      typeof reply !== "object" || reply === null || Array.isArray(reply) ||
-      Object.keys(reply).length !== 1 ||
-      Object.keys(reply)[0].toUpperCase() !== command.toUpperCase()
-    ) {
+    let name: string | undefined;
+    if (typeof reply === "object" && reply !== null && !Array.isArray(reply)) {
+      for (const k in reply) {
+        if (name !== undefined) {
+          name = undefined;
+          break;
+        }
+        name = k;
+      }
+    }
+    if (name === undefined || name.toUpperCase() !== command.toUpperCase()) {
       throw new SessionStoreError(
         `WebdisStore: ${this.#shown} answered ${command} with JSON that is not a Webdis reply ` +
           `(expected {"${command}": ...})${snippet(body)}`,
       );
     }
-    const value = (reply as Record<string, unknown>)[Object.keys(reply)[0]];
+    const value = (reply as Record<string, unknown>)[name];
     // Webdis wraps status and error replies as [true, "OK"] and [false, "ERR ..."].
     if (Array.isArray(value) && value.length === 2 && typeof value[1] === "string") {
       if (value[0] === false) throw new RedisReplyError(value[1]);
@@ -221,20 +336,6 @@ function snippet(body: string): string {
   const text = body.trim().replace(/\s+/g, " ");
   if (text === "") return "";
   return `: ${text.length > 120 ? text.slice(0, 120) + "..." : text}`;
-}
-
-function describeFetchError(error: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = error;
-  // Node's fetch hides the reason (ECONNREFUSED...) in `cause`.
-  for (let depth = 0; e && depth < 3; depth++) {
-    const message = (e as { message?: unknown }).message;
-    const code = (e as { code?: unknown }).code;
-    if (typeof message === "string" && message) parts.push(message);
-    if (typeof code === "string" && !parts.some((p) => p.includes(code))) parts.push(code);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return parts.join(": ") || String(error);
 }
 
 function base64(text: string): string {
