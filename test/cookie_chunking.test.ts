@@ -11,6 +11,7 @@ import { sendEverySetCookie } from "../src/oak_set_cookie.ts";
 import { Session } from "../src/session.ts";
 import { COOKIE_CHUNK_LENGTH, CookieStore } from "../src/stores/cookie.ts";
 import { BrowserJar, type RunningApp, startApp } from "./cookie_http.ts";
+import { CRYPTO_PATHS } from "./helpers/crypto_paths.ts";
 
 const NAME = "session_data";
 const SECRET = "chunking test secret, at least 32 characters";
@@ -66,66 +67,77 @@ function chunkNames(browser: BrowserJar): string[] {
   return browser.names().filter((n) => n === NAME || n.startsWith(`${NAME}.`));
 }
 
-describe("a 12 KB session through a real Oak server (compress on, default 3 cookies)", () => {
-  let server: RunningApp;
+for (const cryptoPath of CRYPTO_PATHS) {
+  describe(`a 12 KB session through a real Oak server (compress on, default 3 cookies) [${cryptoPath}]`, () => {
+    let server: RunningApp;
 
-  before(async () => {
-    server = await startApp(app(new CookieStore(SECRET, { compress: true })));
+    before(async () => {
+      server = await startApp(app(new CookieStore(SECRET, { crypto: cryptoPath, compress: true })));
+    });
+
+    after(() => server.close());
+
+    it("round-trips across three cookies, and shrinking deletes the extra two", async () => {
+      const browser = new BrowserJar();
+      const big = hex(12 * 1024);
+      await post(browser, `${server.origin}/blob`, big);
+      assert.deepEqual(chunkNames(browser), [NAME, `${NAME}.1`, `${NAME}.2`]);
+      assert.equal(browser.cookies.get(NAME)!.value.length, COOKIE_CHUNK_LENGTH);
+      assert.equal(browser.cookies.get(`${NAME}.1`)!.value.length, COOKIE_CHUNK_LENGTH);
+
+      assert.deepEqual(await browser.json(`${server.origin}/blob`), { blob: big });
+      assert.equal(browser.lastSetCookies.length, 0, "a read-only request sets no cookie");
+
+      await post(browser, `${server.origin}/blob`, "small");
+      const deleted = browser.lastSetCookies.filter((line) =>
+        /expires=Thu, 01 Jan 1970/.test(line)
+      );
+      assert.deepEqual(deleted.map((line) => line.split("=")[0]).sort(), [
+        `${NAME}.1`,
+        `${NAME}.2`,
+      ]);
+      assert.deepEqual(chunkNames(browser), [NAME]);
+      assert.deepEqual(await browser.json(`${server.origin}/blob`), { blob: "small" });
+    });
   });
+}
 
-  after(() => server.close());
+for (const cryptoPath of CRYPTO_PATHS) {
+  describe(`chunk cookies follow the session's size (compress off) [${cryptoPath}]`, () => {
+    let server: RunningApp;
 
-  it("round-trips across three cookies, and shrinking deletes the extra two", async () => {
-    const browser = new BrowserJar();
-    const big = hex(12 * 1024);
-    await post(browser, `${server.origin}/blob`, big);
-    assert.deepEqual(chunkNames(browser), [NAME, `${NAME}.1`, `${NAME}.2`]);
-    assert.equal(browser.cookies.get(NAME)!.value.length, COOKIE_CHUNK_LENGTH);
-    assert.equal(browser.cookies.get(`${NAME}.1`)!.value.length, COOKIE_CHUNK_LENGTH);
+    before(async () => {
+      server = await startApp(app(new CookieStore(SECRET, { crypto: cryptoPath })));
+    });
 
-    assert.deepEqual(await browser.json(`${server.origin}/blob`), { blob: big });
-    assert.equal(browser.lastSetCookies.length, 0, "a read-only request sets no cookie");
+    after(() => server.close());
 
-    await post(browser, `${server.origin}/blob`, "small");
-    const deleted = browser.lastSetCookies.filter((line) => /expires=Thu, 01 Jan 1970/.test(line));
-    assert.deepEqual(deleted.map((line) => line.split("=")[0]).sort(), [`${NAME}.1`, `${NAME}.2`]);
-    assert.deepEqual(chunkNames(browser), [NAME]);
-    assert.deepEqual(await browser.json(`${server.origin}/blob`), { blob: "small" });
+    it("grows from one cookie to three, shrinks to two, then to one", async () => {
+      const browser = new BrowserJar();
+      const url = `${server.origin}/blob`;
+      const steps: [string, string[]][] = [
+        [noise(100), [NAME]],
+        [noise(7000), [NAME, `${NAME}.1`, `${NAME}.2`]],
+        [noise(4000), [NAME, `${NAME}.1`]],
+        [noise(10), [NAME]],
+      ];
+      for (const [blob, names] of steps) {
+        await post(browser, url, blob);
+        assert.deepEqual(chunkNames(browser), names, `${blob.length} characters`);
+        assert.deepEqual(await browser.json(url), { blob });
+      }
+    });
+
+    it("a destroyed session deletes every chunk cookie", async () => {
+      const browser = new BrowserJar();
+      await post(browser, `${server.origin}/blob`, noise(7000));
+      assert.equal(chunkNames(browser).length, 3);
+      await browser.json(`${server.origin}/destroy`, { method: "POST" });
+      const deleted = browser.lastSetCookies.filter((line) =>
+        /expires=Thu, 01 Jan 1970/.test(line)
+      );
+      assert.equal(deleted.length, 3);
+      assert.deepEqual(chunkNames(browser), []);
+    });
   });
-});
-
-describe("chunk cookies follow the session's size (compress off)", () => {
-  let server: RunningApp;
-
-  before(async () => {
-    server = await startApp(app(new CookieStore(SECRET)));
-  });
-
-  after(() => server.close());
-
-  it("grows from one cookie to three, shrinks to two, then to one", async () => {
-    const browser = new BrowserJar();
-    const url = `${server.origin}/blob`;
-    const steps: [string, string[]][] = [
-      [noise(100), [NAME]],
-      [noise(7000), [NAME, `${NAME}.1`, `${NAME}.2`]],
-      [noise(4000), [NAME, `${NAME}.1`]],
-      [noise(10), [NAME]],
-    ];
-    for (const [blob, names] of steps) {
-      await post(browser, url, blob);
-      assert.deepEqual(chunkNames(browser), names, `${blob.length} characters`);
-      assert.deepEqual(await browser.json(url), { blob });
-    }
-  });
-
-  it("a destroyed session deletes every chunk cookie", async () => {
-    const browser = new BrowserJar();
-    await post(browser, `${server.origin}/blob`, noise(7000));
-    assert.equal(chunkNames(browser).length, 3);
-    await browser.json(`${server.origin}/destroy`, { method: "POST" });
-    const deleted = browser.lastSetCookies.filter((line) => /expires=Thu, 01 Jan 1970/.test(line));
-    assert.equal(deleted.length, 3);
-    assert.deepEqual(chunkNames(browser), []);
-  });
-});
+}

@@ -6,6 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { nodeCryptoBackend } from "../src/crypto_backend.ts";
 import { SessionConfigError } from "../src/errors.ts";
 import { CookieStore } from "../src/stores/cookie.ts";
 
@@ -78,5 +79,18 @@ describe("options", () => {
     }
     assert.equal(new CookieStore(GOOD).cookieName, "session_data");
     assert.equal(new CookieStore(GOOD, { sessionDataCookieName: "app.s" }).cookieName, "app.s");
+  });
+});
+
+describe("the crypto option", () => {
+  it('accepts "node" and "web", and nothing else', () => {
+    assert.ok(new CookieStore(GOOD, { crypto: "web" }));
+    if (nodeCryptoBackend) assert.ok(new CookieStore(GOOD, { crypto: "node" }));
+    for (const bad of ["Node", "subtle", "", 1]) {
+      throwsConfig(
+        () => new CookieStore(GOOD, { crypto: bad as "web" }),
+        /crypto must be "node" or "web"/,
+      );
+    }
   });
 });

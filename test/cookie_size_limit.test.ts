@@ -15,6 +15,7 @@ import { newSessionId } from "../src/session_id.ts";
 import { emptyFields, type SealedSession } from "../src/store.ts";
 import { CookieStore, DEFAULT_MAX_COOKIES } from "../src/stores/cookie.ts";
 import { BrowserJar, oakJar, type RunningApp, startApp } from "./cookie_http.ts";
+import { CRYPTO_PATHS } from "./helpers/crypto_paths.ts";
 
 const SECRET = "size limit test secret, at least 32 characters";
 const NAME = "session_data";
@@ -60,97 +61,101 @@ async function largestFit(store: CookieStore): Promise<number> {
   return lo;
 }
 
-describe("a session too large for its cookies", () => {
-  it("throws SessionTooLargeError naming the size and the limit, setting no cookie", async () => {
-    const store = new CookieStore(SECRET);
-    const { jar, response } = oakJar({});
-    await assert.rejects(store.write(jar, record(noise(9000)), {}), (error: unknown) => {
-      assert.ok(error instanceof SessionTooLargeError);
-      assert.equal(error.limit, 11_400);
-      assert.ok(error.size > error.limit, `${error.size} > ${error.limit}`);
-      assert.match(error.message, new RegExp(`${error.size} bytes.*limit of 11400 bytes`));
-      assert.match(error.message, /compress/);
-      return true;
+for (const cryptoPath of CRYPTO_PATHS) {
+  describe(`a session too large for its cookies [${cryptoPath}]`, () => {
+    it("throws SessionTooLargeError naming the size and the limit, setting no cookie", async () => {
+      const store = new CookieStore(SECRET, { crypto: cryptoPath });
+      const { jar, response } = oakJar({});
+      await assert.rejects(store.write(jar, record(noise(9000)), {}), (error: unknown) => {
+        assert.ok(error instanceof SessionTooLargeError);
+        assert.equal(error.limit, 11_400);
+        assert.ok(error.size > error.limit, `${error.size} > ${error.limit}`);
+        assert.match(error.message, new RegExp(`${error.size} bytes.*limit of 11400 bytes`));
+        assert.match(error.message, /compress/);
+        return true;
+      });
+      assert.deepEqual(response.getSetCookie(), []);
     });
-    assert.deepEqual(response.getSetCookie(), []);
+
+    it("the limit follows maxCookies", async () => {
+      const store = new CookieStore(SECRET, { crypto: cryptoPath, maxCookies: 1 });
+      await assert.rejects(store.write(oakJar({}).jar, record(noise(3000)), {}), {
+        name: "SessionTooLargeError",
+        limit: 3800,
+      });
+    });
   });
+}
 
-  it("the limit follows maxCookies", async () => {
-    const store = new CookieStore(SECRET, { maxCookies: 1 });
-    await assert.rejects(store.write(oakJar({}).jar, record(noise(3000)), {}), {
-      name: "SessionTooLargeError",
-      limit: 3800,
+for (const cryptoPath of CRYPTO_PATHS) {
+  describe(`size limits over HTTP [${cryptoPath}]`, () => {
+    let server: RunningApp;
+    let largest = 0;
+    const url = (path: string) => `${server.origin}${path}`;
+
+    before(async () => {
+      const store = new CookieStore(SECRET, { crypto: cryptoPath });
+      largest = await largestFit(store);
+      const router = new Router();
+      router.post("/blob", async (ctx) => {
+        const { blob } = await ctx.request.body.json();
+        ctx.state.session.set("blob", blob);
+        ctx.response.body = { ok: true };
+      });
+      router.get("/blob", (ctx) => {
+        ctx.response.body = { blob: ctx.state.session.get("blob") ?? null };
+      });
+      const app = new Application();
+      app.use(async (ctx, next) => {
+        try {
+          await next();
+        } catch (error) {
+          if (!(error instanceof SessionTooLargeError)) throw error;
+          ctx.response.status = 413;
+          ctx.response.body = { size: error.size, limit: error.limit };
+        }
+      });
+      app.use((ctx, next) => {
+        sendEverySetCookie(ctx);
+        return next();
+      });
+      app.use(Session.initMiddleware(store, { expireAfterSeconds: 3600 }));
+      app.use(router.routes());
+      server = await startApp(app);
+    });
+
+    after(() => server.close());
+
+    const post = (browser: BrowserJar, blob: string) =>
+      browser.fetch(url("/blob"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ blob }),
+      });
+
+    it("a session filling the default limit is set and read back", async () => {
+      const browser = new BrowserJar();
+      const blob = noise(largest);
+      assert.equal((await post(browser, blob)).status, 200);
+      const total = [...browser.cookies.values()].reduce((n, c) => n + c.value.length, 0);
+      assert.equal(browser.cookies.size, DEFAULT_MAX_COOKIES);
+      assert.ok(total > 11_400 - 4 && total <= 11_400, `${total} characters in cookies`);
+      assert.deepEqual(await browser.json(url("/blob")), { blob });
+    });
+
+    it("a session over the limit fails at commit and the client keeps its session", async () => {
+      const browser = new BrowserJar();
+      const kept = noise(100);
+      await post(browser, kept);
+      const before = browser.header();
+      const res = await post(browser, noise(largest + 4));
+      assert.equal(res.status, 413);
+      const body = await res.json();
+      assert.ok(body.size > body.limit && body.limit === 11_400, JSON.stringify(body));
+      assert.equal(browser.lastSetCookies.length, 0, "no cookie set, none deleted");
+      assert.equal(browser.header(), before);
+      assert.deepEqual(await browser.json(url("/blob")), { blob: kept });
+      assert.deepEqual(browser.names(), [NAME]);
     });
   });
-});
-
-describe("size limits over HTTP", () => {
-  let server: RunningApp;
-  let largest = 0;
-  const url = (path: string) => `${server.origin}${path}`;
-
-  before(async () => {
-    const store = new CookieStore(SECRET);
-    largest = await largestFit(store);
-    const router = new Router();
-    router.post("/blob", async (ctx) => {
-      const { blob } = await ctx.request.body.json();
-      ctx.state.session.set("blob", blob);
-      ctx.response.body = { ok: true };
-    });
-    router.get("/blob", (ctx) => {
-      ctx.response.body = { blob: ctx.state.session.get("blob") ?? null };
-    });
-    const app = new Application();
-    app.use(async (ctx, next) => {
-      try {
-        await next();
-      } catch (error) {
-        if (!(error instanceof SessionTooLargeError)) throw error;
-        ctx.response.status = 413;
-        ctx.response.body = { size: error.size, limit: error.limit };
-      }
-    });
-    app.use((ctx, next) => {
-      sendEverySetCookie(ctx);
-      return next();
-    });
-    app.use(Session.initMiddleware(store, { expireAfterSeconds: 3600 }));
-    app.use(router.routes());
-    server = await startApp(app);
-  });
-
-  after(() => server.close());
-
-  const post = (browser: BrowserJar, blob: string) =>
-    browser.fetch(url("/blob"), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ blob }),
-    });
-
-  it("a session filling the default limit is set and read back", async () => {
-    const browser = new BrowserJar();
-    const blob = noise(largest);
-    assert.equal((await post(browser, blob)).status, 200);
-    const total = [...browser.cookies.values()].reduce((n, c) => n + c.value.length, 0);
-    assert.equal(browser.cookies.size, DEFAULT_MAX_COOKIES);
-    assert.ok(total > 11_400 - 4 && total <= 11_400, `${total} characters in cookies`);
-    assert.deepEqual(await browser.json(url("/blob")), { blob });
-  });
-
-  it("a session over the limit fails at commit and the client keeps its session", async () => {
-    const browser = new BrowserJar();
-    const kept = noise(100);
-    await post(browser, kept);
-    const before = browser.header();
-    const res = await post(browser, noise(largest + 4));
-    assert.equal(res.status, 413);
-    const body = await res.json();
-    assert.ok(body.size > body.limit && body.limit === 11_400, JSON.stringify(body));
-    assert.equal(browser.lastSetCookies.length, 0, "no cookie set, none deleted");
-    assert.equal(browser.header(), before);
-    assert.deepEqual(await browser.json(url("/blob")), { blob: kept });
-    assert.deepEqual(browser.names(), [NAME]);
-  });
-});
+}
