@@ -1,0 +1,594 @@
+/**
+ * `PostgresStore`: sessions in a PostgreSQL table, through the driver the
+ * application already has (postgres.js, or node-postgres's `Pool` or
+ * `Client`; see `postgres_drivers.ts`).
+ *
+ * One row per session, keyed by the SHA-256 session key. `data` and `flash`
+ * are `json` objects of key -> the value's JSON text. They are `json`, not
+ * `jsonb`, because `jsonb` reorders keys and a session's keys keep the order
+ * they were set in. Every call is one statement, so it is atomic on its own:
+ * an update rebuilds `data` from the stored one inside the `UPDATE`, and a
+ * rotation moves the row with one `DELETE ... RETURNING` feeding an
+ * `INSERT`. `expires_at` is indexed so the sweep never scans the table.
+ *
+ * @module
+ */
+import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import type { JsonFields, ServerStore, SessionChange, SessionRecord } from "../store.ts";
+import { emptyFields } from "../store.ts";
+import {
+  connectPostgres,
+  type PgConnection,
+  type PgQueryable,
+  type PgValue,
+  type PostgresDatabase,
+} from "./postgres_drivers.ts";
+import { migrateOriginalTable } from "./postgres_migration.ts";
+
+/**
+ * Options of {@link PostgresStore}.
+ *
+ * ```ts
+ * const store = new PostgresStore(sql, "sessions", { timeoutMs: 2000 });
+ * ```
+ */
+export interface PostgresStoreOptions {
+  /**
+   * How long one call may take before the request fails with a
+   * `SessionStoreError` (503), in milliseconds. Default 5000. It bounds a
+   * driver that waits for a connection while the server is unreachable.
+   */
+  timeoutMs?: number;
+  /**
+   * The store deletes expired sessions at most once per this many seconds,
+   * during a normal call. Default `300`; `0` turns the automatic sweep off
+   * (call `cleanup()` yourself).
+   */
+  cleanupIntervalSeconds?: number;
+  /**
+   * Where the store reports a migration of the original oak_sessions table.
+   * Default `console.warn`.
+   */
+  log?: (line: string) => void;
+  /**
+   * The expiry given to sessions carried over from the original's table
+   * that had none (it kept sessions forever by default), in seconds.
+   * Default 86400.
+   */
+  migratedIdleSeconds?: number;
+}
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const OPTION_NAMES = ["timeoutMs", "cleanupIntervalSeconds", "log", "migratedIdleSeconds"];
+
+/**
+ * The SQL `PostgresStore` runs for a table, exposed so it can be audited
+ * (for example with `EXPLAIN`). Parameters are `$n`; every value is bound.
+ *
+ * ```ts
+ * import { postgresStatements } from "oak-sessions";
+ * console.log(postgresStatements("sessions").rotate);
+ * ```
+ */
+export function postgresStatements(tableName: string): {
+  createTable: string;
+  createIndex: string;
+  get: string;
+  create: string;
+  touch: string;
+  update: string;
+  rotate: string;
+  delete: string;
+  sweep: string;
+} {
+  checkTableName(tableName);
+  // A validated identifier, so quoting it is enough.
+  const t = `"${tableName}"`;
+  // `data` after a change, computed from `src` (the stored data) in SQL:
+  // $3 clear, $4 the keys to set (json object), $5 the keys to delete (json
+  // array). Kept keys keep their place, re-set keys too, new keys follow in
+  // the order they were set; deletes apply last, as in applyChange.
+  const dataAfter = (src: string) =>
+    "(SELECT COALESCE(json_object_agg(f.k, f.v ORDER BY f.o), '{}'::json) FROM (" +
+    "SELECT e.key AS k, COALESCE(s.value, e.value) AS v, e.o AS o " +
+    `FROM json_each(CASE WHEN $3::text::boolean THEN '{}'::json ELSE ${src} END) ` +
+    "WITH ORDINALITY AS e(key, value, o) LEFT JOIN json_each($4::text::json) AS s ON s.key = e.key " +
+    "UNION ALL SELECT n.key, n.value, 4294967296 + n.o " +
+    "FROM json_each($4::text::json) WITH ORDINALITY AS n(key, value, o) WHERE $3::text::boolean OR NOT " +
+    `EXISTS (SELECT 1 FROM json_each(${src}) AS x WHERE x.key = n.key)` +
+    ") AS f WHERE f.k NOT IN (SELECT json_array_elements_text($5::text::json)))";
+  return {
+    createTable: `CREATE TABLE IF NOT EXISTS ${t} (key text PRIMARY KEY, data json NOT NULL, ` +
+      "flash json NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL)",
+    createIndex: `CREATE INDEX IF NOT EXISTS "${
+      tableName.slice(0, 52)
+    }_expires_at" ON ${t} (expires_at)`,
+    // Times come back as float8 (a JS number in every driver; bigint would be text).
+    get: "SELECT data::text, flash::text, created_at::float8, expires_at::float8 " +
+      `FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint`,
+    create: `INSERT INTO ${t} (key, data, flash, created_at, expires_at) ` +
+      "VALUES ($1, $2::text::json, $3::text::json, $4::text::bigint, $5::text::bigint) ON CONFLICT (key) DO UPDATE SET " +
+      "data = EXCLUDED.data, flash = EXCLUDED.flash, created_at = EXCLUDED.created_at, " +
+      "expires_at = EXCLUDED.expires_at",
+    touch:
+      `UPDATE ${t} SET expires_at = $3::text::bigint WHERE key = $1 AND expires_at > $2::text::bigint`,
+    // $1 key, $2 now, $3..$5 as dataAfter, $6 flash (null: keep), $7 expiresAt.
+    update: `UPDATE ${t} SET data = ${dataAfter(`${t}.data`)}, ` +
+      `flash = COALESCE($6::text::json, ${t}.flash), expires_at = $7::text::bigint ` +
+      "WHERE key = $1 AND expires_at > $2::text::bigint",
+    // As update, and $8 the new key. The DELETE takes the live old row (it
+    // waits for, then sees, a concurrent update or delete of it); the INSERT
+    // writes the new row only from a row the DELETE returned.
+    rotate: `WITH old AS (DELETE FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint ` +
+      "RETURNING data, flash, created_at) " +
+      `INSERT INTO ${t} (key, data, flash, created_at, expires_at) ` +
+      `SELECT $8, ${dataAfter("old.data")}, COALESCE($6::text::json, old.flash), old.created_at, ` +
+      "$7::text::bigint FROM old ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, " +
+      "flash = EXCLUDED.flash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
+    delete: `DELETE FROM ${t} WHERE key = $1`,
+    sweep: `DELETE FROM ${t} WHERE expires_at <= $1::text::bigint`,
+  };
+}
+
+function checkTableName(tableName: unknown): asserts tableName is string {
+  if (typeof tableName !== "string") {
+    throw new SessionConfigError(
+      `PostgresStore: the table name must be a string, got ${typeof tableName}; pass options as ` +
+        'the third argument: new PostgresStore(sql, "sessions", { ... })',
+    );
+  }
+  if (!TABLE_NAME.test(tableName)) {
+    throw new SessionConfigError(
+      `PostgresStore: table name ${JSON.stringify(tableName)} is not an identifier; use 1 to 63 ` +
+        "letters, digits and _, not starting with a digit",
+    );
+  }
+}
+
+interface Settings {
+  timeoutMs: number;
+  cleanupIntervalMs: number;
+  log: (line: string) => void;
+  migratedIdleMs: number;
+}
+
+function checkOptions(options: unknown): Settings {
+  if (options === undefined) options = {};
+  if (typeof options !== "object" || options === null) {
+    throw new SessionConfigError("PostgresStore: options must be an object");
+  }
+  const o = options as Record<string, unknown>;
+  for (const name of Object.keys(o)) {
+    if (!OPTION_NAMES.includes(name)) {
+      throw new SessionConfigError(
+        `PostgresStore: unknown option ${JSON.stringify(name)}; the options are ` +
+          OPTION_NAMES.join(", "),
+      );
+    }
+  }
+  const timeoutMs = o.timeoutMs ?? 5000;
+  if (
+    !Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > 2 ** 31 - 1
+  ) {
+    throw new SessionConfigError(
+      "PostgresStore: timeoutMs must be a whole number of milliseconds, 1 or more",
+    );
+  }
+  const interval = o.cleanupIntervalSeconds ?? 300;
+  if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
+    throw new SessionConfigError(
+      "PostgresStore: cleanupIntervalSeconds must be a number of seconds, 0 or more (0 turns the " +
+        "automatic sweep off)",
+    );
+  }
+  const log = o.log ?? ((line: string) => console.warn(line));
+  if (typeof log !== "function") {
+    throw new SessionConfigError("PostgresStore: log must be a function taking a line of text");
+  }
+  const idle = o.migratedIdleSeconds ?? 86_400;
+  if (typeof idle !== "number" || !Number.isFinite(idle) || idle <= 0) {
+    throw new SessionConfigError(
+      "PostgresStore: migratedIdleSeconds must be a number of seconds, more than 0",
+    );
+  }
+  return {
+    timeoutMs: timeoutMs as number,
+    cleanupIntervalMs: interval * 1000,
+    log: log as (line: string) => void,
+    migratedIdleMs: idle * 1000,
+  };
+}
+
+const OUR_COLUMNS: Record<string, string> = {
+  key: "text",
+  data: "json",
+  flash: "json",
+  created_at: "bigint",
+  expires_at: "bigint",
+};
+
+type Statements = ReturnType<typeof postgresStatements>;
+
+/**
+ * Sessions in PostgreSQL. Pass the driver you already use: the postgres.js
+ * `sql` function, or a node-postgres `Pool` (or connected `Client`). The
+ * store creates its table and index when absent (on `initSessionsTable()`,
+ * or on its first call), keeps the sessions of an existing table, and
+ * migrates a table of the original oak_sessions layout found under its
+ * name. Every call is a single statement, so several processes can share the
+ * table: concurrent changes of different keys both land, and a deleted
+ * session stays deleted.
+ *
+ * ```ts
+ * import postgres from "postgres";
+ * import { Application } from "@oakserver/oak";
+ * import { PostgresStore, Session } from "oak-sessions";
+ *
+ * const sql = postgres("postgres://app@127.0.0.1:5432/app");
+ * const store = new PostgresStore(sql, "sessions");
+ * await store.initSessionsTable();
+ * const app = new Application();
+ * app.use(Session.initMiddleware(store));
+ * ```
+ *
+ * Throws `SessionConfigError` at construction for an unknown or closed
+ * driver, a table name that is not an identifier, or a bad option; the
+ * table's set-up rejects with it for a table of another shape. A call that
+ * fails (server down, timeout) rejects with `SessionStoreError` (503).
+ */
+export class PostgresStore implements ServerStore {
+  /** Marks this as a server-side store for the middleware. */
+  readonly kind = "server" as const;
+  /** The table the sessions live in. */
+  readonly tableName: string;
+  /** The driver the store recognised: "postgres.js", "pg Pool" or "pg Client". */
+  readonly driver: string;
+  readonly #conn: PgConnection;
+  readonly #s: Statements;
+  readonly #settings: Settings;
+  #ready: Promise<void> | undefined;
+  #initialized = false;
+  #nextSweepAt = -Infinity;
+  #closed = false;
+
+  constructor(
+    db: PostgresDatabase,
+    tableName: string = "sessions",
+    options: PostgresStoreOptions = {},
+  ) {
+    checkTableName(tableName);
+    this.#settings = checkOptions(options);
+    this.#conn = connectPostgres(db);
+    this.tableName = tableName;
+    this.driver = this.#conn.driver;
+    this.#s = postgresStatements(tableName);
+  }
+
+  /**
+   * Creates the table and its index when absent, checks an existing table's
+   * columns, and migrates a table of the original oak_sessions layout
+   * (logging one line). Safe to call more than once, and from several
+   * processes at once. Every other call runs it first when it has not run.
+   *
+   * ```ts
+   * await store.initSessionsTable();
+   * ```
+   */
+  initSessionsTable(): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new SessionStoreError("PostgresStore: the store was closed"));
+    }
+    this.#ready ??= this.#withTimeout(this.#init(), "open the session table").then(
+      () => {
+        this.#initialized = true;
+      },
+      (e) => {
+        // Let the next call try again (the server may be back).
+        this.#ready = undefined;
+        throw this.#error("open the session table", e);
+      },
+    );
+    return this.#ready;
+  }
+
+  /** The session under `key`, or `null` when it is absent, expired at `now`, or unreadable. */
+  async get(key: string, now: number): Promise<SessionRecord | null> {
+    const r = await this.#run("read the session", now, this.#s.get, [key, time(now)]);
+    const row = r.rows[0];
+    return row ? decodeRow(row, now) : null;
+  }
+
+  /** Stores `record` under `key`, replacing any session there. */
+  async create(key: string, record: SessionRecord, now: number): Promise<void> {
+    await this.#run("store the session", now, this.#s.create, [
+      key,
+      JSON.stringify(record.data),
+      JSON.stringify(record.flash),
+      time(record.createdAt),
+      time(record.expiresAt),
+    ]);
+  }
+
+  /**
+   * Applies `change` in one statement, only if the session exists and has
+   * not expired at `now`. Returns whether it did.
+   */
+  async update(key: string, change: SessionChange, now: number): Promise<boolean> {
+    if (
+      !change.clear && change.flash === null && change.delete.length === 0 &&
+      isEmpty(change.set)
+    ) {
+      const r = await this.#run("refresh the session", now, this.#s.touch, [
+        key,
+        time(now),
+        time(change.expiresAt),
+      ]);
+      return r.count > 0;
+    }
+    const r = await this.#run("update the session", now, this.#s.update, [
+      key,
+      time(now),
+      ...changeParams(change),
+    ]);
+    return r.count > 0;
+  }
+
+  /**
+   * Moves the session under `oldKey` to `newKey` with `change` applied, in
+   * one statement, only if it exists and has not expired at `now`; returns
+   * whether it did. When it did not, nothing was written.
+   */
+  async rotate(
+    oldKey: string,
+    newKey: string,
+    change: SessionChange,
+    now: number,
+  ): Promise<boolean> {
+    if (oldKey === newKey) return this.update(oldKey, change, now);
+    const r = await this.#run("rotate the session", now, this.#s.rotate, [
+      oldKey,
+      time(now),
+      ...changeParams(change),
+      newKey,
+    ]);
+    return r.count > 0;
+  }
+
+  /** Removes the session under `key`; nothing happens when there is none. */
+  async delete(key: string): Promise<void> {
+    await this.#run("delete the session", undefined, this.#s.delete, [key]);
+  }
+
+  /**
+   * Deletes every session expired at `now` (default: the current time) and
+   * returns how many went. One `DELETE` on the `expires_at` index.
+   *
+   * ```ts
+   * const removed = await store.cleanup();
+   * ```
+   */
+  async cleanup(now: number = Date.now()): Promise<number> {
+    if (typeof now !== "number" || !Number.isFinite(now)) {
+      throw new SessionConfigError(
+        "PostgresStore: cleanup(now) needs milliseconds since the epoch",
+      );
+    }
+    const r = await this.#run("delete expired sessions", undefined, this.#s.sweep, [time(now)]);
+    this.#nextSweepAt = now + this.#settings.cleanupIntervalMs;
+    return r.count;
+  }
+
+  /**
+   * Stops the store: it removes the error listener it put on a pg Pool or
+   * Client. The driver stays open: it is yours. The store cannot be used
+   * afterwards.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#conn.detach();
+    }
+    return Promise.resolve();
+  }
+
+  async #init(): Promise<void> {
+    const notReady = this.#conn.notReady();
+    if (notReady !== undefined) throw new SessionConfigError(`PostgresStore: ${notReady}`);
+    const migration = await this.#conn.transaction(async (tx) => {
+      // CREATE ... IF NOT EXISTS reports "already exists" as a notice, which
+      // postgres.js prints; nothing the store runs here is worth a notice.
+      await tx.query("SET LOCAL client_min_messages = warning", []);
+      // Processes starting together take turns, so only one creates or migrates.
+      await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [
+        `oak_sessions:${this.tableName}`,
+      ]);
+      const columns = await tableColumns(tx, this.tableName);
+      let migrated;
+      if (columns.size === 0) {
+        await tx.query(this.#s.createTable, []);
+      } else if (isOriginalLayout(columns)) {
+        migrated = await migrateOriginalTable(
+          tx,
+          this.tableName,
+          this.#s.createTable,
+          Date.now(),
+          this.#settings.migratedIdleMs,
+        );
+      } else {
+        checkOurLayout(this.tableName, columns);
+      }
+      await tx.query(this.#s.createIndex, []);
+      return migrated;
+    });
+    if (migration) {
+      this.#settings.log(
+        `PostgresStore: table "${this.tableName}" had the original oak_sessions layout (id, ` +
+          `data); it is kept as "${migration.backupName}", and ${migration.carried} live ` +
+          `session(s) were carried over to a new "${this.tableName}" (${migration.left} expired, ` +
+          "deleted or unreadable one(s) stay only in the backup)",
+      );
+    }
+  }
+
+  /** Runs one statement after the set-up, within the timeout, with errors made clear. */
+  async #run(
+    what: string,
+    now: number | undefined,
+    text: string,
+    params: PgValue[],
+  ): Promise<{ rows: unknown[][]; count: number }> {
+    if (this.#closed) {
+      throw new SessionStoreError(`PostgresStore: cannot ${what}: the store was closed`);
+    }
+    if (!this.#initialized) await this.initSessionsTable();
+    let result;
+    try {
+      result = await this.#withTimeout(this.#conn.query(text, params), what);
+    } catch (e) {
+      throw this.#error(what, e);
+    }
+    if (now !== undefined) this.#maybeSweep(now);
+    return result;
+  }
+
+  #withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+    const ms = this.#settings.timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new SessionStoreError(
+              `PostgresStore: cannot ${what}: PostgreSQL did not answer within ${ms} ms ` +
+                "(timeoutMs); is the server up and reachable?",
+            ),
+          ),
+        ms,
+      );
+    });
+    // race subscribes to `promise`, so its late rejection is never unhandled.
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  #error(what: string, e: unknown): Error {
+    if (e instanceof SessionConfigError || e instanceof SessionStoreError) return e;
+    if (this.#conn.isEnded(e)) {
+      return new SessionConfigError(
+        `PostgresStore: cannot ${what}: the ${this.driver} was ended (end() was called); ` +
+          "end the driver only after the server has stopped",
+      );
+    }
+    const code = (e as { code?: unknown })?.code;
+    let reason = `${this.driver} failed: ${messageOf(e)}`;
+    if (this.#conn.isDeadClient(e)) {
+      reason += "; a pg Client does not reconnect once its connection is lost: pass a pg Pool, " +
+        "which replaces lost connections";
+    } else if (code === "42P01") {
+      // The table was dropped under us: set it up again on the next call.
+      this.#initialized = false;
+      this.#ready = undefined;
+      reason += "; the table is created again on the next call";
+    }
+    return new SessionStoreError(`PostgresStore: cannot ${what}: ${reason}`, { cause: e });
+  }
+
+  // The sweep rides on normal traffic at most once per interval, without
+  // holding up the request that carried it.
+  #maybeSweep(now: number): void {
+    const interval = this.#settings.cleanupIntervalMs;
+    if (interval === 0 || now < this.#nextSweepAt || this.#closed) return;
+    this.#nextSweepAt = now + interval;
+    this.#conn.query(this.#s.sweep, [time(now)]).catch(() => {
+      // Housekeeping must not fail anything; the next interval tries again,
+      // and cleanup() reports errors.
+    });
+  }
+}
+
+async function tableColumns(tx: PgQueryable, tableName: string): Promise<Map<string, string>> {
+  const r = await tx.query(
+    "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a " +
+      "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+    [`"${tableName}"`],
+  );
+  return new Map(r.rows.map((row) => [String(row[0]), String(row[1])]));
+}
+
+function isOriginalLayout(columns: Map<string, string>): boolean {
+  return columns.size === 2 && columns.has("id") && columns.has("data");
+}
+
+function checkOurLayout(tableName: string, columns: Map<string, string>): void {
+  const wrong = Object.keys(OUR_COLUMNS).filter((c) => columns.get(c) !== OUR_COLUMNS[c]);
+  if (wrong.length === 0) return;
+  const found = [...columns].map(([n, t]) => `${n} ${t}`).join(", ");
+  throw new SessionConfigError(
+    `PostgresStore: table "${tableName}" exists but is not a PostgresStore table (it has ` +
+      `${found}); it needs key text, data json, flash json, created_at bigint and expires_at ` +
+      `bigint. Choose another table name (new PostgresStore(sql, "${tableName}_v2")) or drop ` +
+      "the old table",
+  );
+}
+
+/** A time as the bigint text PostgreSQL parses (whole milliseconds). */
+function time(ms: number): string {
+  return String(Math.floor(ms));
+}
+
+function changeParams(change: SessionChange): PgValue[] {
+  return [
+    change.clear ? "true" : "false",
+    JSON.stringify(change.set),
+    JSON.stringify(change.delete),
+    change.flash === null ? null : JSON.stringify(change.flash),
+    time(change.expiresAt),
+  ];
+}
+
+function isEmpty(fields: JsonFields): boolean {
+  for (const _ in fields) return false;
+  return true;
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name;
+  return String(e);
+}
+
+/**
+ * A row as the session it holds, or `null` when any part of it is
+ * unreadable (a row edited by hand reads as no session).
+ */
+function decodeRow(row: unknown[], now: number): SessionRecord | null {
+  const data = decodeFields(row[0]);
+  const flash = decodeFields(row[1]);
+  const createdAt = row[2];
+  const expiresAt = row[3];
+  if (!data || !flash || !isTime(createdAt) || !isTime(expiresAt) || expiresAt <= now) {
+    return null;
+  }
+  return { data, flash, createdAt, expiresAt };
+}
+
+function isTime(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+function decodeFields(text: unknown): JsonFields | null {
+  if (typeof text !== "string") return null;
+  const fields = emptyFields();
+  if (text === "{}") return fields;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  for (const k of Object.keys(parsed)) {
+    const v = (parsed as Record<string, unknown>)[k];
+    if (typeof v !== "string") return null;
+    fields[k] = v;
+  }
+  return fields;
+}
