@@ -76,10 +76,10 @@ export function openExchange(
     }
     return new NodeHttpExchange(target, module);
   }
+  // What was passed is not echoed: a misplaced option may be a secret.
   throw new SessionConfigError(
-    `WebdisStore: transport must be "fetch" or "node:http" (or left out to choose by runtime), got ${
-      typeof transport === "string" ? JSON.stringify(transport) : typeof transport
-    }`,
+    `WebdisStore: transport must be "fetch" or "node:http" (or left out to choose by runtime), ` +
+      `got ${typeof transport === "string" ? "another string" : typeof transport}`,
   );
 }
 
