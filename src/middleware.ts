@@ -217,7 +217,7 @@ export class SessionEngine<S> {
       state = freshState(now);
       state.deadCookie = sawCookie;
     }
-    if (sawCookie) varyCookie(ctx.response.headers);
+    state.sawCookie = sawCookie;
     return state;
   }
 
@@ -257,7 +257,8 @@ export class SessionEngine<S> {
     if (ctx.state.rotate_session_key === true) moveSessionOf(s);
     const now = this.now();
     const outcome = this.outcome(s, now);
-    if (s.touched || outcome.action !== "none") varyCookie(ctx.response.headers);
+    // Once per response, here: Headers are slow to read and write.
+    if (s.sawCookie || s.touched || outcome.action !== "none") varyCookie(ctx.response.headers);
     if (outcome.action === "none") return;
     // Before anything is written: a cookie Oak would refuse is a setup mistake.
     this.#checkCookieCanBeSent(ctx);

@@ -28,6 +28,8 @@ export interface RequestState {
   retiredKey: string | undefined;
   /** Whether this request ended a session of the client's cookie store (cleared at commit). */
   retired: boolean;
+  /** The request carried a session cookie (its response varies with it: `Vary: Cookie`). */
+  sawCookie: boolean;
   /** The request's session cookie led nowhere (unknown, expired): cleared unless a session is stored. */
   deadCookie: boolean;
   /**
@@ -58,6 +60,7 @@ export function freshState(now: number, id?: string): RequestState {
     movedFrom: undefined,
     retiredKey: undefined,
     retired: false,
+    sawCookie: false,
     deadCookie: false,
     record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
     ownsRecord: true,

@@ -19,6 +19,7 @@ function breakable(store: MemoryStore) {
     get: (k, n) => guard(() => store.get(k, n)),
     create: (k, r, n) => guard(() => store.create(k, r, n)),
     update: (k, c, n) => guard(() => store.update(k, c, n)),
+    rotate: (o, k, c, n) => guard(() => store.rotate(o, k, c, n)),
     delete: (k) => guard(() => store.delete(k)),
   };
   return { store: wrapped, setDown: (value: boolean) => (down = value) };
