@@ -173,7 +173,17 @@ function statementName(text: string): string {
 
 function nodePostgres(d: Any, driver: "pg Pool" | "pg Client"): PgConnection {
   const names = new Map<string, string>();
-  const run = (q: Any) => async (text: string, params: PgValue[]): Promise<PgResult> => {
+  // A pg Client runs one query at a time; handing it several at once is
+  // deprecated (pg 9 refuses it). The store queues its own calls on a Client;
+  // a Pool hands each call a connection of its own.
+  let tail: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    if (driver === "pg Pool") return fn();
+    const result = tail.then(fn);
+    tail = result.catch(() => {});
+    return result;
+  };
+  const send = (q: Any) => async (text: string, params: PgValue[]): Promise<PgResult> => {
     let name = names.get(text);
     if (name === undefined) names.set(text, name = statementName(text));
     const result = await q.query({ name, text, values: params, rowMode: "array" });
@@ -189,24 +199,25 @@ function nodePostgres(d: Any, driver: "pg Pool" | "pg Client"): PgConnection {
     e instanceof Error && /not queryable|connection error|Connection terminated/i.test(e.message);
   return {
     driver,
-    query: run(d),
-    async transaction<T>(fn: (tx: PgQueryable) => Promise<T>): Promise<T> {
-      const client = driver === "pg Pool" ? await d.connect() : d;
-      let failure: unknown;
-      try {
-        await client.query("BEGIN");
-        const result = await fn({ query: run(client) });
-        await client.query("COMMIT");
-        return result;
-      } catch (e) {
-        failure = e;
-        await client.query("ROLLBACK").catch(() => {});
-        throw e;
-      } finally {
-        // A connection that failed mid-transaction is not given back for reuse.
-        if (driver === "pg Pool") client.release(failure === undefined ? undefined : true);
-      }
-    },
+    query: (text, params) => exclusive(() => send(d)(text, params)),
+    transaction: <T>(fn: (tx: PgQueryable) => Promise<T>): Promise<T> =>
+      exclusive(async () => {
+        const client = driver === "pg Pool" ? await d.connect() : d;
+        let failure: unknown;
+        try {
+          await client.query("BEGIN");
+          const result = await fn({ query: send(client) });
+          await client.query("COMMIT");
+          return result;
+        } catch (e) {
+          failure = e;
+          await client.query("ROLLBACK").catch(() => {});
+          throw e;
+        } finally {
+          // A connection that failed mid-transaction is not given back for reuse.
+          if (driver === "pg Pool") client.release(failure === undefined ? undefined : true);
+        }
+      }),
     isEnded: (e) =>
       e instanceof Error &&
       /Cannot use a pool after calling end|Client was closed and is not queryable/.test(e.message),
