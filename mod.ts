@@ -40,6 +40,7 @@ export type {
   SessionStore,
 } from "./src/store.ts";
 export { applyChange, emptyFields } from "./src/store.ts";
+export { MAX_VALUE_DEPTH } from "./src/json_value.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";
 export type { CookieSecret } from "./src/stores/cookie_seal.ts";
@@ -60,4 +61,13 @@ export {
   DenoKvStore,
   type DenoKvStoreOptions,
 } from "./src/stores/deno_kv.ts";
-import "./src/oak_context.ts";
+export {
+  DELETION_MARKER_SECONDS,
+  type ExpressSessionCallback,
+  type ExpressSessionCookie,
+  type ExpressSessionData,
+  ExpressSessionStore,
+  type ExpressSessionStoreLike,
+  type ExpressSessionStoreOptions,
+} from "./src/stores/express_session.ts";
+export type { SessionContext, SessionOfState } from "./src/oak_context.ts";

@@ -6,6 +6,8 @@
  */
 import { connect, createServer } from "node:net";
 import type { Application } from "@oakserver/oak";
+// The tests name Oak "@oakserver/oak", as the npm package's users do: type ctx.session for it.
+import "../../src/oak_context_oakserver.ts";
 
 /** A free TCP port on 127.0.0.1 (Oak reports the port it was asked for, so 0 will not do). */
 export function freePort(): Promise<number> {
