@@ -1,5 +1,5 @@
 // MemoryStore: expired sessions are swept (no leak), maxSessions bounds it
-// (the oldest go first), and it hands out copies, never live objects.
+// (the least recently used go first), and what it hands out never changes.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryStore, SessionConfigError } from "../mod.ts";
@@ -49,7 +49,7 @@ describe("MemoryStore", () => {
     assert.equal(store.size, 1);
   });
 
-  it("hands out copies: changing what get() returned changes nothing stored", async () => {
+  it("what get() hands out never changes, and a reader cannot change what is stored", async () => {
     const store = new MemoryStore();
     const now = 1;
     const original = record(now, 60_000, { k: '"v"' });
@@ -57,10 +57,18 @@ describe("MemoryStore", () => {
     original.data.k = '"changed by the creator"';
     const first = await store.get("s", now);
     assert.ok(first);
-    first.data.k = '"changed by a reader"';
-    first.flash.f = "1";
+    // Handed out uncopied but frozen: a write to it throws (modules are strict).
+    assert.throws(() => {
+      first.data.k = '"changed by a reader"';
+    }, TypeError);
+    assert.throws(() => {
+      first.flash.f = "1";
+    }, TypeError);
+    const change = { clear: false, set: { k: '"w"' }, delete: [], flash: null, expiresAt: now + 9 };
+    assert.equal(await store.update("s", change, now), true);
+    assert.equal(first.data.k, '"v"', "an update puts a new record in place");
     const second = await store.get("s", now);
-    assert.equal(second?.data.k, '"v"');
+    assert.equal(second?.data.k, '"w"');
     assert.equal(second?.flash.f, undefined);
     assert.equal(Object.getPrototypeOf(second?.data), null, "null-prototype data");
   });

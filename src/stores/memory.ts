@@ -42,10 +42,39 @@ function copyRecord(r: SessionRecord): SessionRecord {
 }
 
 /**
- * Sessions in memory. It hands out copies (a request never shares live
- * objects with another), sweeps expired sessions as it goes, and with
- * `maxSessions` holds a bounded number (the least recently used are dropped
- * first).
+ * `record` with `change` applied, as a new record: records handed out by
+ * `get` are never changed after the fact. Maps nobody changed are shared
+ * (values are immutable strings).
+ */
+function changed(record: SessionRecord, change: SessionChange): SessionRecord {
+  const touchesData = change.clear || change.delete.length > 0 || hasFields(change.set);
+  const next: SessionRecord = {
+    data: touchesData ? copyFields(record.data) : record.data,
+    flash: change.flash === null ? record.flash : copyFields(change.flash),
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+  };
+  return applyChange(next, { ...change, flash: null });
+}
+
+/** `record`, frozen with its maps: what `get` hands out cannot be changed by a reader. */
+function frozen(record: SessionRecord): SessionRecord {
+  Object.freeze(record.data);
+  Object.freeze(record.flash);
+  return Object.freeze(record);
+}
+
+function hasFields(fields: JsonFields): boolean {
+  for (const _ in fields) return true;
+  return false;
+}
+
+/**
+ * Sessions in memory. A stored record is never changed (a write puts a new
+ * one in its place), so a read hands it out without a copy and no request
+ * sees another's writes mid-way. The store sweeps expired sessions as it
+ * goes, and with `maxSessions` holds a bounded number (the least recently
+ * used are dropped first).
  *
  * ```ts
  * import { MemoryStore, Session } from "oak-sessions";
@@ -88,10 +117,15 @@ export class MemoryStore implements ServerStore {
     if (now - this.#lastSweep >= this.#sweepMs) this.cleanup(now);
     const record = this.#sessions.get(key);
     if (record === undefined) return undefined;
-    this.#sessions.delete(key);
-    if (record.expiresAt <= now) return undefined;
-    // Re-inserted: now the most recently used.
-    this.#sessions.set(key, record);
+    if (record.expiresAt <= now) {
+      this.#sessions.delete(key);
+      return undefined;
+    }
+    if (this.#maxSessions !== Infinity) {
+      // Re-inserted: now the most recently used (only a bounded store evicts).
+      this.#sessions.delete(key);
+      this.#sessions.set(key, record);
+    }
     return record;
   }
 
@@ -102,13 +136,16 @@ export class MemoryStore implements ServerStore {
       const oldest = this.#sessions.keys().next().value as string;
       this.#sessions.delete(oldest);
     }
-    this.#sessions.set(key, record);
+    this.#sessions.set(key, frozen(record));
   }
 
-  /** The session's record (a copy), or `null`. */
+  /**
+   * The session's record, or `null`. The record is the store's own, handed
+   * out uncopied: the middleware never changes it, and every write of the
+   * store puts a new record in its place instead of changing this one.
+   */
   get(key: string, now: number): Promise<SessionRecord | null> {
-    const record = this.#live(key, now);
-    return Promise.resolve(record ? copyRecord(record) : null);
+    return Promise.resolve(this.#live(key, now) ?? null);
   }
 
   /** Store a new session, dropping the least recently used when the bound is reached. */
@@ -122,8 +159,7 @@ export class MemoryStore implements ServerStore {
   update(key: string, change: SessionChange, now: number): Promise<boolean> {
     const record = this.#live(key, now);
     if (record === undefined) return Promise.resolve(false);
-    // Values are immutable strings; only the flash map is taken over whole.
-    applyChange(record, { ...change, flash: change.flash && copyFields(change.flash) });
+    this.#sessions.set(key, frozen(changed(record, change)));
     return Promise.resolve(true);
   }
 
@@ -136,8 +172,7 @@ export class MemoryStore implements ServerStore {
     const record = this.#live(oldKey, now);
     if (record === undefined) return Promise.resolve(false);
     this.#sessions.delete(oldKey);
-    applyChange(record, { ...change, flash: change.flash && copyFields(change.flash) });
-    this.#insert(newKey, record);
+    this.#insert(newKey, changed(record, change));
     return Promise.resolve(true);
   }
 
