@@ -159,6 +159,40 @@ for (const transport of WEBDIS_TRANSPORTS) {
         }
       });
 
+      it("a kept-alive socket the server hangs up on is retried once, on a new one", async () => {
+        // An injected fault: a server that answers the first request of each
+        // connection and hangs up on any later one without answering, as a
+        // server closing an idle connection just as a request arrives.
+        const port = await sparePort();
+        const served = new WeakSet<object>();
+        let answered = 0;
+        let hungUp = 0;
+        const server: Server = createServer((req, res) => {
+          req.resume();
+          if (served.has(req.socket)) {
+            hungUp++;
+            req.socket.destroy();
+            return;
+          }
+          served.add(req.socket);
+          answered++;
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end('{"EVALSHA":1}');
+        });
+        await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+        const store = new WebdisStore({ url: `http://127.0.0.1:${port}`, transport });
+        try {
+          const now = Date.now();
+          for (let i = 0; i < 5; i++) await store.create(`retry${i}`, record(now), now);
+          assert.equal(answered, 5, "each call answered once");
+          assert.equal(hungUp, 4, "each reuse of a socket was hung up on, then retried");
+        } finally {
+          await store.close();
+          server.closeAllConnections();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+      });
+
       it("close() drops every connection, and later calls fail clearly", async () => {
         proxy = await startLoggingProxy(webdis.port);
         const store = new WebdisStore({ url: proxy.url, keyPrefix: prefix, transport });
