@@ -2,17 +2,20 @@
  * Oak with oak-sessions on the store named by `STORE` (memory, cookie,
  * sqlite, redis, webdis), opened by `examples/stores.ts` with its usual
  * environment (`SQLITE_FILE`, `REDIS_URL`, `WEBDIS_URL`, `COOKIE_SECRET`).
+ * Runs on Node (`node --import tsx`) and on Deno (`deno run`); on Deno the
+ * SQLite store runs on `node:sqlite`, which Deno has built in
+ * (better-sqlite3 is a legacy native addon that Deno cannot load).
  *
  * It counts the store's calls and, for SQLite, the statements run (each
- * better-sqlite3 statement is wrapped when prepared), and answers them at
- * the stats path, which sits before the session middleware.
+ * statement is wrapped when prepared), and answers them at the stats path,
+ * which sits before the session middleware.
  *
  * @module
  */
-import { Application } from "@oakserver/oak";
 import Database from "better-sqlite3";
-import { isStoreKind, openStore } from "../../examples/stores.ts";
-import { Session } from "../../mod.ts";
+import { isStoreKind, type OpenStore, openStore } from "../../examples/stores.ts";
+import { Session, SqliteStore } from "../../mod.ts";
+import type { SqliteDatabase } from "../../mod.ts";
 import { serve } from "../../test/helpers/oak_server.ts";
 import {
   announce,
@@ -23,21 +26,24 @@ import {
   type ServerStats,
   USER,
 } from "./common.ts";
+import { oakApplication, RUNTIME } from "./oak_app.ts";
 
 const kind = process.env.STORE ?? "memory";
 if (!isStoreKind(kind)) throw new Error(`STORE must be a store kind, got ${kind}`);
 
 const sql: CallCounts = { SELECT: 0, "INSERT/UPDATE/DELETE": 0, "BEGIN/COMMIT": 0 };
-if (kind === "sqlite") countStatements(sql);
-
-const opened = await openStore(kind);
+const opened = kind === "sqlite" && RUNTIME === "deno"
+  ? await openNodeSqlite(sql)
+  : await openCounted(kind, sql);
 const ops: CallCounts = {};
 const store = opened.store;
-const writeOps = store.kind === "client" ? ["write", "clear"] : ["create", "update", "delete"];
+const writeOps = store.kind === "client"
+  ? ["write", "clear"]
+  : ["create", "update", "rotate", "delete"];
 countCalls(store, store.kind === "client" ? ["read", ...writeOps] : ["get", ...writeOps], ops);
 
 let counter = 0;
-const app = new Application({ logErrors: false });
+const app = oakApplication();
 app.use(async (ctx, next) => {
   if (ctx.request.url.pathname !== PATHS.stats) return await next();
   const stats: ServerStats = { ops, writeOps, ...(kind === "sqlite" ? { sql } : {}) };
@@ -74,11 +80,39 @@ announce(server.port, async () => {
   await opened.close();
 });
 
-/** Wrap every statement better-sqlite3 prepares from now on with a counter of its runs. */
-function countStatements(counts: CallCounts): void {
-  const proto = Database.prototype as unknown as { prepare(sql: string): unknown };
-  const prepare = proto.prepare;
-  proto.prepare = function (this: unknown, text: string) {
+/** A store from examples/stores.ts; for SQLite (better-sqlite3), with its statements counted. */
+function openCounted(kind: Parameters<typeof openStore>[0], counts: CallCounts) {
+  if (kind === "sqlite") countStatements(Database.prototype, counts);
+  return openStore(kind);
+}
+
+/** SqliteStore on Deno's built-in `node:sqlite`, at `SQLITE_FILE`, its statements counted. */
+async function openNodeSqlite(counts: CallCounts): Promise<OpenStore> {
+  // A specifier tsc does not resolve: Node 20's types have no node:sqlite.
+  const specifier = "node:sqlite";
+  const { DatabaseSync } = await import(specifier) as {
+    DatabaseSync: { prototype: object; new (path: string): SqliteDatabase & { close(): void } };
+  };
+  countStatements(DatabaseSync.prototype, counts);
+  const file = process.env.SQLITE_FILE ?? "oak-sessions-bench.db";
+  const db = new DatabaseSync(file);
+  const store = new SqliteStore(db);
+  return {
+    kind: "sqlite",
+    store,
+    description: `SqliteStore (node:sqlite, file ${file})`,
+    close: async () => {
+      await store.close();
+      db.close();
+    },
+  };
+}
+
+/** Wrap every statement `proto.prepare` prepares from now on with a counter of its runs. */
+function countStatements(proto: object, counts: CallCounts): void {
+  const target = proto as { prepare(sql: string): unknown };
+  const prepare = target.prepare;
+  target.prepare = function (this: unknown, text: string) {
     const statement = prepare.call(this, text) as Record<string, (...a: unknown[]) => unknown>;
     const head = text.trimStart().slice(0, 8).toUpperCase();
     const what = head.startsWith("SELECT")
