@@ -40,7 +40,6 @@ export type {
   SessionStore,
 } from "./src/store.ts";
 export { applyChange, emptyFields } from "./src/store.ts";
-export { MAX_VALUE_DEPTH } from "./src/json_value.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";
 export type { CookieSecret } from "./src/stores/cookie_seal.ts";
@@ -70,4 +69,4 @@ export {
   type ExpressSessionStoreLike,
   type ExpressSessionStoreOptions,
 } from "./src/stores/express_session.ts";
-export type { SessionContext, SessionOfState } from "./src/oak_context.ts";
+import "./src/oak_context.ts";
