@@ -40,6 +40,7 @@ export type {
   SessionStore,
 } from "./src/store.ts";
 export { applyChange, emptyFields } from "./src/store.ts";
+export { MAX_VALUE_DEPTH } from "./src/json_value.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";
 export type { CookieSecret } from "./src/stores/cookie_seal.ts";
@@ -69,4 +70,4 @@ export {
   type ExpressSessionStoreLike,
   type ExpressSessionStoreOptions,
 } from "./src/stores/express_session.ts";
-import "./src/oak_context.ts";
+export type { SessionContext, SessionOfState } from "./src/oak_context.ts";
