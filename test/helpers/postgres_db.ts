@@ -78,36 +78,48 @@ export async function dropTables(pool: pg.Pool, ...tables: string[]): Promise<vo
 /**
  * A TCP proxy on a free loopback port in front of the shared PostgreSQL.
  * `cut()` closes every connection and refuses new ones (the database "went
- * away"); `restore()` accepts again. This is the fault the outage tests inject.
+ * away"); `restore()` accepts again. `hang()` keeps every socket open but
+ * stops passing bytes (a server that does not answer); `resume()` passes
+ * them again. These are the faults the outage tests inject.
  */
 export interface CuttableProxy {
   readonly url: string;
   cut(): Promise<void>;
   restore(): Promise<void>;
+  hang(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
 /** Starts a {@link CuttableProxy} to 127.0.0.1:5432. */
 export async function startProxy(database = "test"): Promise<CuttableProxy> {
   const sockets = new Set<Socket>();
+  const held: Array<() => void> = [];
+  let hung = false;
   let port = 0;
   let server: Server | undefined;
+  const pair = (client: Socket) => {
+    const upstream = connect(5432, "127.0.0.1");
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
-        const upstream = connect(5432, "127.0.0.1");
+        if (!hung) return pair(client);
         sockets.add(client);
-        sockets.add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on("error", drop).on("close", drop);
-        upstream.on("error", drop).on("close", drop);
-        client.pipe(upstream);
-        upstream.pipe(client);
+        client.on("error", () => client.destroy());
+        held.push(() => pair(client));
       });
       s.on("error", reject);
       s.listen(port, "127.0.0.1", () => {
@@ -121,6 +133,7 @@ export async function startProxy(database = "test"): Promise<CuttableProxy> {
     new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       sockets.clear();
+      held.length = 0;
       if (!server) return resolve();
       server.close(() => resolve());
       server = undefined;
@@ -130,6 +143,15 @@ export async function startProxy(database = "test"): Promise<CuttableProxy> {
     url: `postgres://postgres@127.0.0.1:${port}/${database}`,
     cut: stop,
     restore: listen,
+    hang() {
+      hung = true;
+      for (const s of sockets) s.pause();
+    },
+    resume() {
+      hung = false;
+      for (const s of sockets) s.resume();
+      for (const go of held.splice(0)) go();
+    },
     close: stop,
   };
 }
