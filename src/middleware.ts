@@ -33,7 +33,9 @@ import { MemoryStore } from "./stores/memory.ts";
  */
 export interface OakContextLike {
   cookies: CookieJar;
-  request: { secure: boolean; url?: URL; originalRequest?: unknown };
+  request: { secure: boolean; url?: URL; headers?: Headers; originalRequest?: unknown };
+  /** Oak's application: its `keys` make cookies signed by default. */
+  app?: { keys?: unknown };
   response: { headers: Headers };
   // deno-lint-ignore no-explicit-any
   state: Record<string, any>;
@@ -144,6 +146,8 @@ export class SessionEngine<S> {
   readonly options: ResolvedOptions;
   readonly middleware: SessionMiddleware<S>;
   readonly #hooks: SessionHooks<S>;
+  // Oak's own pattern for a cookie's value in a Cookie header.
+  readonly #idPattern: RegExp;
 
   constructor(
     store: SessionStore | undefined,
@@ -153,13 +157,17 @@ export class SessionEngine<S> {
     this.store = store === undefined ? new MemoryStore() : checkStore(store);
     this.options = resolveOptions(options);
     this.#hooks = hooks;
+    this.#idPattern = new RegExp(
+      `(?:^|;) *${this.options.cookieName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}=([^;]*)`,
+    );
     this.middleware = async (ctx, next) => {
       const state = await this.load(ctx);
       const session = hooks.wrap(this, state);
       ctx.state.session = session;
       (ctx as OakContextLike & { session?: S }).session = session;
       await next();
-      await this.commit(ctx, state);
+      const writing = this.commit(ctx, state);
+      if (writing !== undefined) await writing;
     };
   }
 
@@ -199,7 +207,10 @@ export class SessionEngine<S> {
       sawCookie = found !== null ||
         await ctx.cookies.get(store.cookieName, { signed: false }) !== undefined;
     } else {
-      const id = await ctx.cookies.get(this.options.cookieName, this.options.cookieGetOptions);
+      let id = this.#readIdCookie(ctx);
+      if (id === null) {
+        id = await ctx.cookies.get(this.options.cookieName, this.options.cookieGetOptions);
+      }
       sawCookie = id !== undefined;
       if (isSessionId(id)) {
         let key = keyOf(id);
@@ -219,6 +230,21 @@ export class SessionEngine<S> {
     }
     state.sawCookie = sawCookie;
     return state;
+  }
+
+  /**
+   * The ID cookie's value read straight from the request's `Cookie` header,
+   * as Oak's cookie jar reads an unsigned cookie (the first match), without
+   * its promise. `null` when the jar must do it: a signed cookie (the app has
+   * `keys`, or `cookieGetOptions.signed`) or a context of another shape.
+   */
+  #readIdCookie(ctx: OakContextLike): string | undefined | null {
+    const signed = this.options.cookieGetOptions.signed ?? ctx.app?.keys !== undefined;
+    const headers = ctx.request.headers;
+    if (signed || headers === undefined) return null;
+    const header = headers.get("cookie");
+    if (header === null) return undefined;
+    return this.#idPattern.exec(header)?.[1];
   }
 
   /** What the request did to its session. */
@@ -252,19 +278,32 @@ export class SessionEngine<S> {
     };
   }
 
-  /** Steps 4 and 5: write what changed, rotate and delete, set the cookie if its value or expiry changed. */
-  async commit(ctx: OakContextLike, s: RequestState): Promise<void> {
+  /**
+   * Steps 4 and 5: write what changed, rotate and delete, set the cookie if
+   * its value or expiry changed. `undefined` when there is nothing to write
+   * (a read): the request then pays no promise for its commit.
+   */
+  commit(ctx: OakContextLike, s: RequestState): Promise<void> | undefined {
     if (ctx.state.rotate_session_key === true) moveSessionOf(s);
     const now = this.now();
     const outcome = this.outcome(s, now);
     // Once per response, here: Headers are slow to read and write.
     if (s.sawCookie || s.touched || outcome.action !== "none") varyCookie(ctx.response.headers);
-    if (outcome.action === "none") return;
+    if (outcome.action === "none") return undefined;
     // Before anything is written: a cookie Oak would refuse is a setup mistake.
     this.#checkCookieCanBeSent(ctx);
-    const store = this.store;
     // This response may carry several cookies (ours, chunks, the app's own).
     sendEverySetCookie(ctx);
+    return this.#write(ctx, s, outcome, now);
+  }
+
+  async #write(
+    ctx: OakContextLike,
+    s: RequestState,
+    outcome: SessionOutcome,
+    now: number,
+  ): Promise<void> {
+    const store = this.store;
     try {
       if (isClientStore(store)) await this.#commitClient(ctx, store, s, outcome);
       else await this.#commitServer(ctx, store, s, outcome, now);
