@@ -13,6 +13,10 @@
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/** 6-bit value -> character code. */
+const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const ascii = new TextDecoder();
+
 /** Character code -> 6-bit value, or -1 outside the alphabet. */
 const DECODE = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
@@ -26,22 +30,31 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
  * ```
  */
 export function encodeBase64Url(bytes: Uint8Array): string {
-  let out = "";
+  // The output's character codes go into bytes first and become a string in
+  // one native decode: several times faster than growing a string per group.
   const full = bytes.length - (bytes.length % 3);
+  const rest = bytes.length - full;
+  const out = new Uint8Array((full / 3) * 4 + (rest === 0 ? 0 : rest + 1));
+  let o = 0;
   for (let i = 0; i < full; i += 3) {
     const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] +
-      ALPHABET[n & 63];
+    out[o] = CODES[n >> 18];
+    out[o + 1] = CODES[(n >> 12) & 63];
+    out[o + 2] = CODES[(n >> 6) & 63];
+    out[o + 3] = CODES[n & 63];
+    o += 4;
   }
-  const rest = bytes.length - full;
   if (rest === 1) {
     const n = bytes[full];
-    out += ALPHABET[n >> 2] + ALPHABET[(n & 3) << 4];
+    out[o] = CODES[n >> 2];
+    out[o + 1] = CODES[(n & 3) << 4];
   } else if (rest === 2) {
     const n = (bytes[full] << 8) | bytes[full + 1];
-    out += ALPHABET[n >> 10] + ALPHABET[(n >> 4) & 63] + ALPHABET[(n & 15) << 2];
+    out[o] = CODES[n >> 10];
+    out[o + 1] = CODES[(n >> 4) & 63];
+    out[o + 2] = CODES[(n & 15) << 2];
   }
-  return out;
+  return ascii.decode(out);
 }
 
 /**

@@ -1,20 +1,22 @@
 /**
  * Session IDs and the keys stores keep them under.
  *
- * An ID is 256 random bits from `crypto.getRandomValues`, base64url (43
- * characters). Server-side stores never see it: they get its SHA-256, so a
- * leaked store dump holds no usable session.
+ * An ID is 256 random bits from `crypto.getRandomValues` (drawn in batches,
+ * see `random_bytes.ts`), base64url (43 characters). Server-side stores never
+ * see it: they get its SHA-256, so a leaked store dump holds no usable
+ * session.
  *
  * @module
  */
 import { encodeBase64Url } from "./base64url.ts";
 import { defaultCryptoBackend } from "./crypto_backend.ts";
+import { randomBytes } from "./random_bytes.ts";
 
 const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /** A new session ID: 32 random bytes, base64url. */
 export function newSessionId(): string {
-  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+  return encodeBase64Url(randomBytes(32));
 }
 
 /** Whether `value` has the shape of an ID we issue (garbage never reaches a store). */

@@ -43,6 +43,7 @@ import {
 } from "../crypto_backend.ts";
 import { SessionConfigError, SessionValueError } from "../errors.ts";
 import { all, type MaybePromise, then } from "../maybe_promise.ts";
+import { randomBytes } from "../random_bytes.ts";
 import { emptyFields, type JsonFields, type SealedSession } from "../store.ts";
 
 /** A secret for the cookie store: at least 32 characters, or 32 bytes. */
@@ -261,9 +262,7 @@ export function seal(
   options: SealOptions = {},
 ): MaybePromise<string> {
   const text = recordJson(session);
-  const iv: Bytes = options.iv
-    ? new Uint8Array(options.iv)
-    : crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const iv: Bytes = options.iv ? new Uint8Array(options.iv) : randomBytes(IV_BYTES);
   if (iv.length !== IV_BYTES) {
     throw new SessionConfigError(`seal: the IV must be ${IV_BYTES} bytes, not ${iv.length}`);
   }
@@ -298,6 +297,7 @@ function sealPlaintext(
 
 /** What {@linkcode unseal} opens: the session, and whether an older key sealed it. */
 export interface Unsealed {
+  /** The record and ID that were sealed. */
   session: SealedSession;
   /** Sealed with a key other than the newest: re-seal it. */
   stale: boolean;
