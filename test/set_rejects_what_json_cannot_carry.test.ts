@@ -103,4 +103,74 @@ describe("set() and flash() reject values JSON cannot carry", () => {
       server.close();
     }
   });
+
+  it("names every shape of cycle circular, where it first closes, and accepts shared branches", async () => {
+    // Cycles the walk finds in different ways: through containers of one
+    // member (found at the depth limit), after a big sibling, and through
+    // more forks than are scanned in an array (a Set holds the rest).
+    const single: unknown[] = [];
+    single.push([[single]]);
+    const afterSibling: Record<string, unknown> = {
+      big: Array.from({ length: 1000 }, (_, i) => ({ i })),
+    };
+    afterSibling.self = afterSibling;
+    // 40 forks (containers of two container members), then a loop of 3.
+    const longLoop: Record<string, unknown> = { side: {}, next: null };
+    let tail = longLoop;
+    let loopStart = longLoop;
+    for (let i = 0; i < 43; i++) {
+      const node: Record<string, unknown> = { side: {}, next: null };
+      tail.next = node;
+      tail = node;
+      if (i === 39) loopStart = node;
+    }
+    tail.next = loopStart;
+    // Not circular: one object under many forks, deeper than 32 forks.
+    const leaf = { shared: [1], other: {} };
+    let sharedTree: unknown = leaf;
+    for (let i = 0; i < 50; i++) sharedTree = { a: sharedTree, b: leaf, c: [leaf] };
+    const cases: Array<[string, unknown, RegExp]> = [
+      ["single", single, /"single" at \["0"\]\["0"\]\["0"\] is a circular reference/],
+      ["afterSibling", afterSibling, /"afterSibling" at \["self"\] is a circular reference/],
+      [
+        "longLoop",
+        longLoop,
+        /"longLoop" at (\["next"\]){6}…\(35 more\)…(\["next"\]){3} is a circular/,
+      ],
+    ];
+    const results: string[] = [];
+    const app = new Application({ logErrors: false });
+    app.use(Session.initMiddleware(new MemoryStore()));
+    app.use((ctx) => {
+      for (const [key, value, pattern] of cases) {
+        try {
+          ctx.state.session.set(key, value);
+          results.push(`${key}: stored`);
+        } catch (e) {
+          results.push(
+            e instanceof SessionValueError && pattern.test(e.message)
+              ? `${key}: circular`
+              : `${key}: ${e}`,
+          );
+        }
+      }
+      ctx.state.session.set("sharedTree", sharedTree);
+      ctx.response.body =
+        JSON.stringify(ctx.state.session.get("sharedTree")) === JSON.stringify(sharedTree)
+          ? "ok"
+          : "changed";
+    });
+    const server = await serve(app);
+    try {
+      const reply = await new CookieClient(server.url).get("/");
+      assert.equal(reply.text, "ok");
+      assert.deepEqual(results, [
+        "single: circular",
+        "afterSibling: circular",
+        "longLoop: circular",
+      ]);
+    } finally {
+      server.close();
+    }
+  });
 });
