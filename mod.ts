@@ -53,6 +53,16 @@ export type {
 export { RedisStore, type RedisStoreOptions } from "./src/stores/redis.ts";
 export { WebdisStore, type WebdisStoreOptions } from "./src/stores/webdis.ts";
 export {
+  postgresStatements,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from "./src/stores/postgres.ts";
+export type {
+  NodePostgresQueryable,
+  PostgresDatabase,
+  PostgresJsSql,
+} from "./src/stores/postgres_drivers.ts";
+export {
   DENO_KV_VALUE_LIMIT,
   type DenoKvAtomicOperation,
   type DenoKvEntry,

@@ -251,6 +251,11 @@ export class PostgresStore implements ServerStore {
   #nextSweepAt = -Infinity;
   #closed = false;
 
+  /**
+   * `db` is the driver (postgres.js `sql`, pg `Pool` or connected `Client`),
+   * `tableName` an identifier (default `"sessions"`). Checks them at once;
+   * the table is set up by `initSessionsTable()` or the first call.
+   */
   constructor(
     db: PostgresDatabase,
     tableName: string = "sessions",

@@ -17,12 +17,15 @@ export type PgValue = string | null;
 
 /** Rows as positional values, and how many rows the statement touched. */
 export interface PgResult {
+  /** The rows, each as its columns' values in SELECT order. */
   rows: unknown[][];
+  /** How many rows the statement returned or changed. */
   count: number;
 }
 
 /** Something that runs one parameterised statement. */
 export interface PgQueryable {
+  /** Runs `text` with `params` bound to `$1`, `$2`, ... */
   query(text: string, params: PgValue[]): Promise<PgResult>;
 }
 
@@ -54,8 +57,11 @@ export type PostgresDriverName = "postgres.js" | "pg Pool" | "pg Client";
  * ```
  */
 export interface PostgresJsSql {
+  /** Runs a query given as text, with bound parameters. */
   unsafe(query: string, params?: unknown[], options?: Record<string, unknown>): unknown;
+  /** Runs `fn` in a transaction. */
   begin(fn: (tx: unknown) => unknown): Promise<unknown>;
+  /** Closes the connections. */
   end(options?: Record<string, unknown>): Promise<void>;
 }
 
@@ -68,8 +74,11 @@ export interface PostgresJsSql {
  * ```
  */
 export interface NodePostgresQueryable {
+  /** Runs a query config (`text`, `values`, `name`, `rowMode`). */
   query(config: Record<string, unknown>): Promise<unknown>;
+  /** Connects (a Client) or checks a connection out (a Pool). */
   connect(): Promise<unknown>;
+  /** Listens for errors of idle connections. */
   on(event: "error", listener: (err: Error) => void): unknown;
 }
 

@@ -59,8 +59,11 @@ export function convertOriginalSession(
 
 /** What a migration did, for the line the store logs. */
 export interface OriginalMigration {
+  /** The name the original table is kept under. */
   backupName: string;
+  /** Live sessions carried over. */
   carried: number;
+  /** Rows not carried over (expired, deleted, unreadable). */
   left: number;
 }
 
