@@ -12,14 +12,20 @@ import { encodeBase64Url } from "./base64url.ts";
 import { defaultCryptoBackend } from "./crypto_backend.ts";
 import { randomBytes } from "./random_bytes.ts";
 
-const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+// The IDs we issue (43 characters), and the original oak_sessions' nanoid(21)
+// IDs, so that its users' cookies keep working after an upgrade (126 random
+// bits: as unguessable; and an ID the store does not know is never adopted).
+const ID_SHAPE = /^(?:[A-Za-z0-9_-]{43}|[A-Za-z0-9_-]{21})$/;
 
 /** A new session ID: 32 random bytes, base64url. */
 export function newSessionId(): string {
   return encodeBase64Url(randomBytes(32));
 }
 
-/** Whether `value` has the shape of an ID we issue (garbage never reaches a store). */
+/**
+ * Whether `value` has the shape of an ID we issue, or of one the original
+ * oak_sessions issued (garbage never reaches a store).
+ */
 export function isSessionId(value: unknown): value is string {
   return typeof value === "string" && ID_SHAPE.test(value);
 }
