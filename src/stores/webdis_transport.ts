@@ -231,10 +231,17 @@ class NodeHttpExchange implements WebdisExchange {
         headers,
       }, (res: IncomingMessage) => {
         answered = true;
-        res.setEncoding("utf8");
-        let text = "";
-        res.on("data", (chunk: string) => text += chunk);
-        res.on("end", () => finish(undefined, { status: res.statusCode ?? 0, body: text }));
+        // Webdis answers in one chunk: keep it as bytes and decode once, at the end.
+        let first: Uint8Array | undefined;
+        let more: Uint8Array[] | undefined;
+        res.on("data", (chunk: Uint8Array) => {
+          if (first === undefined) first = chunk;
+          else (more ??= [first]).push(chunk);
+        });
+        res.on("end", () => {
+          const text = more ? decoder.decode(concat(more)) : first ? decoder.decode(first) : "";
+          finish(undefined, { status: res.statusCode ?? 0, body: text });
+        });
         res.on("error", (error) => finish(unreachableError(target, error)));
       });
     } catch (error) {
@@ -273,6 +280,19 @@ class NodeHttpExchange implements WebdisExchange {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
 
 /** A network error's message with its code and causes (Node hides ECONNREFUSED in `cause`). */
 function describeNetworkError(error: unknown): string {
