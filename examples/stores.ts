@@ -5,17 +5,28 @@
  * Environment: `SQLITE_FILE` (default `oak-sessions-demo.db` in the working
  * directory), `REDIS_URL` (default `redis://127.0.0.1:6379`), `WEBDIS_URL`
  * (default `http://127.0.0.1:7379`), `COOKIE_SECRET` (at least 32 characters;
- * required for the cookie store).
+ * required for the cookie store), `DATABASE_URL` (default
+ * `postgres://postgres@127.0.0.1:5432/test`) and `POSTGRES_TABLE` (default
+ * `oak_sessions_demo`) for PostgreSQL through postgres.js.
  *
  * @module
  */
 import Database from "better-sqlite3";
 import { createClient } from "redis";
-import { CookieStore, MemoryStore, RedisStore, SqliteStore, WebdisStore } from "../mod.ts";
+import postgres from "postgres";
+import {
+  CookieStore,
+  MemoryStore,
+  PostgresStore,
+  RedisStore,
+  SessionConfigError,
+  SqliteStore,
+  WebdisStore,
+} from "../mod.ts";
 import type { SessionStore } from "../mod.ts";
 
 /** The stores the project has. */
-export const STORE_KINDS = ["memory", "cookie", "sqlite", "redis", "webdis"] as const;
+export const STORE_KINDS = ["memory", "cookie", "sqlite", "redis", "webdis", "postgres"] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 /** An open store and how to close what was opened for it. */
@@ -131,6 +142,55 @@ export async function openStore(
         close: () => Promise.resolve(),
       };
     }
+    case "postgres": {
+      const url = env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+      const table = env.POSTGRES_TABLE ?? "oak_sessions_demo";
+      // Shown to a person: never the password.
+      const where = withoutPassword(url);
+      let sql: ReturnType<typeof postgres>;
+      try {
+        sql = postgres(url, { connect_timeout: 3, onnotice: () => {} });
+      } catch (error) {
+        throw new StoreSetupError(
+          `STORE=postgres: DATABASE_URL is not usable (${(error as Error).name}); ` +
+            "use postgres://user@host:5432/database",
+        );
+      }
+      let store: PostgresStore;
+      try {
+        store = new PostgresStore(sql, table);
+        await store.initSessionsTable();
+      } catch (error) {
+        await sql.end({ timeout: 0 });
+        if (error instanceof SessionConfigError) {
+          throw new StoreSetupError(`STORE=postgres: ${error.message}`);
+        }
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new StoreSetupError(
+          `STORE=postgres: cannot use PostgreSQL at ${where} (${reason}); start it or set ` +
+            "DATABASE_URL",
+        );
+      }
+      return {
+        kind,
+        store,
+        description: `PostgresStore (postgres.js, ${where}, table ${table})`,
+        close: async () => {
+          await store.close();
+          await sql.end({ timeout: 2 });
+        },
+      };
+    }
+  }
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = "";
+    return u.toString();
+  } catch {
+    return "the DATABASE_URL given";
   }
 }
 

@@ -2,9 +2,10 @@
  * `npm start`: the demo on http://localhost:8000 (Node.js).
  *
  * Environment: `PORT` (default 8000), `HOST` (default 127.0.0.1),
- * `STORE` = memory | cookie | sqlite | redis | webdis (default sqlite, a file
- * in the working directory), and what that store needs (`SQLITE_FILE`,
- * `REDIS_URL`, `WEBDIS_URL`, `COOKIE_SECRET`; see examples/stores.ts).
+ * `STORE` = memory | cookie | sqlite | redis | webdis | postgres (default
+ * sqlite, a file in the working directory), and what that store needs
+ * (`SQLITE_FILE`, `REDIS_URL`, `WEBDIS_URL`, `COOKIE_SECRET`, `DATABASE_URL`;
+ * see examples/stores.ts).
  *
  * @module
  */
