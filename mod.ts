@@ -49,9 +49,19 @@ export type {
   PreparedStatementDatabase,
   QueryDatabase,
   SqliteDatabase,
+  SqlValue,
 } from "./src/stores/sqlite_drivers.ts";
 export { RedisStore, type RedisStoreOptions } from "./src/stores/redis.ts";
-export { WebdisStore, type WebdisStoreOptions } from "./src/stores/webdis.ts";
+export {
+  WebdisStore,
+  type WebdisStoreOptions,
+  type WebdisTransportName,
+} from "./src/stores/webdis.ts";
+export {
+  RedisSessionLogic,
+  type RedisSessionLogicOptions,
+  type RedisTransport,
+} from "./src/stores/redis_logic.ts";
 export {
   postgresStatements,
   PostgresStore,

@@ -8,24 +8,39 @@
 
 /** Options for setting or deleting a cookie, as Oak's cookie jar takes them. */
 export interface CookieSetOptions {
+  /** The `Domain` attribute: the hosts the cookie is sent to (default: this host only). */
   domain?: string;
+  /** The `Expires` attribute (the middleware sets it from the session's expiry). */
   expires?: Date;
+  /** The `Max-Age` attribute, in seconds. */
   maxAge?: number;
+  /** The `HttpOnly` attribute: no access from page scripts (default `true`). */
   httpOnly?: boolean;
+  /** Set the `Secure` cookie even over a plain HTTP connection (Oak's option). */
   ignoreInsecure?: boolean;
+  /** Replace a cookie of the same name already set on this response (Oak's option). */
   overwrite?: boolean;
+  /** The `Path` attribute (default `"/"`). */
   path?: string;
+  /** The `Secure` attribute (default: whether the request came over HTTPS). */
   secure?: boolean;
+  /** The `SameSite` attribute (default `"lax"`). */
   sameSite?: "strict" | "lax" | "none" | boolean;
+  /** Sign the cookie with the application's keys (Oak's option). */
   signed?: boolean;
+  /** The `Partitioned` attribute (CHIPS). */
   partitioned?: boolean;
+  /** The `Priority` attribute. */
   priority?: "low" | "medium" | "high";
+  /** Any other option of Oak's cookie jar, passed through. */
   [option: string]: unknown;
 }
 
 /** Options for reading a cookie, as Oak's cookie jar takes them. */
 export interface CookieGetOptions {
+  /** Check the cookie's signature with the application's keys (Oak's option). */
   signed?: boolean;
+  /** Any other option of Oak's cookie jar, passed through. */
   [option: string]: unknown;
 }
 

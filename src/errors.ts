@@ -8,6 +8,7 @@
 
 /** Base class of every error oak-sessions throws on purpose. */
 export class SessionError extends Error {
+  /** An error with `message` (and, optionally, the `cause` it wraps). */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -29,6 +30,7 @@ export class SessionError extends Error {
  * ```
  */
 export class SessionConfigError extends TypeError {
+  /** An error whose `message` says what was wrong and what to do. */
   constructor(message: string) {
     super(message);
     this.name = "SessionConfigError";
@@ -44,6 +46,7 @@ export class SessionConfigError extends TypeError {
 export class SessionValueError extends TypeError {
   /** The session key whose value was rejected. */
   readonly key: string;
+  /** An error about the value given for `key`. */
   constructor(key: string, message: string) {
     super(message);
     this.name = "SessionValueError";
@@ -60,6 +63,7 @@ export class SessionTooLargeError extends SessionError {
   readonly size: number;
   /** Bytes the store allows. */
   readonly limit: number;
+  /** An error for a session of `size` bytes where `limit` fit. */
   constructor(message: string, size: number, limit: number) {
     super(message);
     this.size = size;
@@ -77,6 +81,7 @@ export class SessionStoreError extends SessionError {
   readonly status: number = 503;
   /** Do not show the message to the client. */
   readonly expose = false;
+  /** An error with `message`, wrapping the store's own error as `cause`. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
   }

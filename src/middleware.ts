@@ -32,11 +32,15 @@ import { MemoryStore } from "./stores/memory.ts";
  * contexts of Oak 12 to 17 (and routers' contexts) all fit.
  */
 export interface OakContextLike {
+  /** Oak's cookie jar (`ctx.cookies`). */
   cookies: CookieJar;
+  /** The request: whether it came over HTTPS, its URL and headers, and the runtime's own request. */
   request: { secure: boolean; url?: URL; headers?: Headers; originalRequest?: unknown };
   /** Oak's application: its `keys` make cookies signed by default. */
   app?: { keys?: unknown };
+  /** The response: the middleware adds `Vary: Cookie` and the session cookie. */
   response: { headers: Headers };
+  /** Oak's `ctx.state`: the session is put at `state.session`. */
   // deno-lint-ignore no-explicit-any
   state: Record<string, any>;
 }

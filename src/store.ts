@@ -46,6 +46,7 @@ export interface SessionChange {
  * `now` is the middleware's clock in milliseconds since the epoch.
  */
 export interface ServerStore {
+  /** `"server"` (or absent): the middleware keeps only the session ID in the cookie. */
   readonly kind?: "server";
   /**
    * The record, or `null` when it does not exist or expired before `now`.
@@ -81,12 +82,15 @@ export interface ServerStore {
 
 /** The part of Oak's cookie jar a client-side store uses. */
 export interface CookieJar {
+  /** The value of the request's cookie `name`, or `undefined`. */
   get(name: string, options?: Record<string, unknown>): Promise<string | undefined>;
+  /** Set the response's cookie `name` (`null` deletes it). */
   set(name: string, value: string | null, options?: Record<string, unknown>): Promise<unknown>;
 }
 
 /** A session as a client-side store seals it: the record and the session ID. */
 export interface SealedSession extends SessionRecord {
+  /** The session ID. */
   id: string;
 }
 
@@ -96,6 +100,7 @@ export interface SealedSession extends SessionRecord {
  * `kind`, not by class.
  */
 export interface ClientStore {
+  /** `"client"`: the middleware hands the cookies to this store instead of keeping an ID. */
   readonly kind: "client";
   /** The name of the (first) cookie the session lives in. */
   readonly cookieName: string;

@@ -82,6 +82,7 @@ function hasFields(fields: JsonFields): boolean {
  * ```
  */
 export class MemoryStore implements ServerStore {
+  /** A server store: the cookie carries only the session ID. */
   readonly kind = "server";
   // A Map keeps insertion order; every read or write re-inserts its session,
   // so the first entry is always the least recently used one.
@@ -90,6 +91,7 @@ export class MemoryStore implements ServerStore {
   #sweepMs: number;
   #lastSweep = 0;
 
+  /** A store in this process's memory, bounded by `maxSessions` (least recently used go first). */
   constructor(options: MemoryStoreOptions = {}) {
     const { maxSessions = Infinity, sweepIntervalSeconds = 60 } = options;
     if (maxSessions !== Infinity && (!Number.isInteger(maxSessions) || maxSessions < 1)) {

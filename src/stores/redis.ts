@@ -60,6 +60,10 @@ const SUPPORTED =
  * {@link RedisStoreOptions}: `new RedisStore(redis, { keyPrefix: "app_", timeoutMs: 2000 })`.
  */
 export class RedisStore extends RedisSessionLogic {
+  /**
+   * A store over `client`: a node-redis, ioredis or Deno redis client (or
+   * cluster) the application connected, with a key prefix or {@link RedisStoreOptions}.
+   */
   constructor(client: unknown, keyPrefixOrOptions: string | RedisStoreOptions = "session_") {
     const options: RedisStoreOptions = typeof keyPrefixOrOptions === "string"
       ? { keyPrefix: keyPrefixOrOptions }

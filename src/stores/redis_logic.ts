@@ -278,6 +278,7 @@ export class RedisSessionLogic implements ServerStore {
   readonly #name: string;
   readonly #cluster: boolean;
 
+  /** The session operations over `transport`, under `options.keyPrefix`. */
   constructor(transport: RedisTransport, options: RedisSessionLogicOptions) {
     if (UNSAFE_NAME.test(options.keyPrefix)) {
       throw new SessionConfigError(

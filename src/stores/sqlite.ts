@@ -28,6 +28,7 @@ import {
   type SqliteDatabase,
   type SqlStatement,
 } from "./sqlite_drivers.ts";
+import { migrateOriginalTable, migrationLine } from "./sqlite_migration.ts";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -49,6 +50,16 @@ export interface SqliteStoreOptions {
    * (call `cleanup()` yourself).
    */
   cleanupIntervalSeconds?: number;
+  /**
+   * Where the store reports a migration of the original oak_sessions table
+   * found under its table name (one line). Default `console.warn`.
+   */
+  log?: (line: string) => void;
+  /**
+   * The idle lifetime, in seconds, given to sessions carried over from the
+   * original's table that had no expiry (its default). Default `86400`.
+   */
+  migratedIdleSeconds?: number;
 }
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -122,9 +133,17 @@ interface Settings {
   walMode: boolean;
   busyTimeoutMs: number | null;
   cleanupIntervalMs: number;
+  log: (line: string) => void;
+  migratedIdleMs: number;
 }
 
-const OPTION_NAMES = ["walMode", "busyTimeoutMs", "cleanupIntervalSeconds"];
+const OPTION_NAMES = [
+  "walMode",
+  "busyTimeoutMs",
+  "cleanupIntervalSeconds",
+  "log",
+  "migratedIdleSeconds",
+];
 
 function checkOptions(options: unknown): Settings {
   if (options === undefined) options = {};
@@ -162,10 +181,22 @@ function checkOptions(options: unknown): Settings {
         "automatic sweep off)",
     );
   }
+  const log = o.log ?? ((line: string) => console.warn(line));
+  if (typeof log !== "function") {
+    throw new SessionConfigError("SqliteStore: log must be a function taking one line of text");
+  }
+  const idle = o.migratedIdleSeconds ?? 86_400;
+  if (typeof idle !== "number" || !Number.isFinite(idle) || idle <= 0) {
+    throw new SessionConfigError(
+      "SqliteStore: migratedIdleSeconds must be a number of seconds, more than 0",
+    );
+  }
   return {
     walMode,
     busyTimeoutMs: busyTimeoutMs as number | null,
     cleanupIntervalMs: interval * 1000,
+    log: log as (line: string) => void,
+    migratedIdleMs: idle * 1000,
   };
 }
 
@@ -215,6 +246,10 @@ export class SqliteStore implements ServerStore {
   #nextSweepAt = -Infinity;
   #closed = false;
 
+  /**
+   * A store in table `tableName` (created if missing) of the open database
+   * `db`, from any of the drivers {@link SqliteDatabase} lists.
+   */
   constructor(
     db: SqliteDatabase,
     tableName: string = "sessions",
@@ -471,6 +506,10 @@ function openSchema(
       e,
     );
   };
+  // A table of the original oak_sessions under this name is moved aside and
+  // its live sessions carried over, so an upgrade logs nobody out.
+  const migration = migrateOriginalTable(conn, tableName, sql, Date.now(), settings.migratedIdleMs);
+  if (migration) settings.log(migrationLine(tableName, migration));
   try {
     conn.exec(sql.createTable);
   } catch (e) {
@@ -485,7 +524,8 @@ function openSchema(
       `SqliteStore: table "${tableName}" exists but is not a SqliteStore table (${
         messageOf(e)
       }); ` +
-        "it needs the columns key, data, flash, created_at and expires_at. Choose another table " +
+        "it needs the columns key, data, flash, created_at and expires_at (a table of the " +
+        "original oak_sessions, id and data, is migrated). Choose another table " +
         `name (new SqliteStore(db, "${tableName}_v2")) or drop the old table`,
       e,
     );

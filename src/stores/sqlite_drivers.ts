@@ -49,7 +49,9 @@ export interface SqlConnection {
  * ```
  */
 export interface PreparedStatementDatabase {
+  /** Prepare `sql` once, to run many times. */
   prepare(sql: string): unknown;
+  /** Run `sql` (one or more statements, no parameters). */
   exec(sql: string): unknown;
 }
 
@@ -63,7 +65,9 @@ export interface PreparedStatementDatabase {
  * ```
  */
 export interface QueryDatabase {
+  /** Run `sql` with `params`, returning its rows as arrays. */
   query(sql: string, params?: SqlValue[]): unknown;
+  /** Run `sql` (one or more statements, no parameters), where the driver has it. */
   execute?(sql: string): unknown;
 }
 

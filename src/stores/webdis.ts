@@ -91,6 +91,7 @@ const GET_COMMANDS: ReadonlySet<string> = new Set(["HGETALL", "DEL"]);
 export class WebdisStore extends RedisSessionLogic {
   readonly #transport: WebdisTransport;
 
+  /** A store over the Webdis server at `options.url`. */
   constructor(options: WebdisStoreOptions) {
     if (typeof options !== "object" || options === null) {
       throw new SessionConfigError(
