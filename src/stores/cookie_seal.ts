@@ -144,9 +144,12 @@ export class SealKeys {
     const derived = all(this.#secrets.map((s, i) => deriveKey(this.backend, s, i)));
     this.#derived = derived;
     if (derived instanceof Promise) {
-      // A failed derivation (it should not happen with a working Web Crypto) is
-      // retried on the next use rather than cached forever.
-      derived.catch(() => {
+      // Once derived, the keys are kept as an array, so later lookups wait for
+      // no promise. A failed derivation (it should not happen with a working
+      // Web Crypto) is retried on the next use rather than cached forever.
+      derived.then((keys) => {
+        if (this.#derived === derived) this.#derived = keys;
+      }, () => {
         if (this.#derived === derived) this.#derived = null;
       });
     }
