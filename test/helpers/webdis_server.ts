@@ -37,9 +37,12 @@ export interface OwnWebdis {
   dispose(): Promise<void>;
 }
 
-/** Start Webdis on a spare port, talking to Redis on 127.0.0.1:`redisPort`. */
+/**
+ * Start Webdis on a spare port, talking to Redis on 127.0.0.1:`redisPort`
+ * (authenticating with `redisAuth`, as Redis's default user, when given).
+ */
 export async function startWebdis(
-  options: { redisPort?: number; acl?: WebdisAcl[] } = {},
+  options: { redisPort?: number; acl?: WebdisAcl[]; redisAuth?: string } = {},
 ): Promise<OwnWebdis> {
   if (spawnSync("sh", ["-c", "command -v webdis"]).status !== 0) {
     throw new Error(
@@ -55,7 +58,7 @@ export async function startWebdis(
     JSON.stringify({
       redis_host: "127.0.0.1",
       redis_port: options.redisPort ?? 6379,
-      redis_auth: null,
+      redis_auth: options.redisAuth ?? null,
       http_host: "127.0.0.1",
       http_port: port,
       threads: 2,
