@@ -53,7 +53,7 @@ export interface Workload {
   /** Check 2: clients sharing one session, requests each. */
   tabs: number;
   tabRequests: number;
-  /** Check 3: rounds of slow write against logout. */
+  /** Check 3: rounds of each race (a slow write or rotation against a logout, expiry, revocation or write). */
   deleteRounds: number;
   /** Check 4: anonymous requests in all, shared evenly by the stores. */
   flood: number;
@@ -287,7 +287,9 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         }
       }
       if (wanted(3)) {
-        for (const sut of suts) record(await deleteWins(sut, w.deleteRounds, w.deadlineMs));
+        for (const sut of suts) {
+          for (const r of await deleteWins(sut, w.deleteRounds, w.deadlineMs)) record(r);
+        }
       }
       if (wanted(7)) {
         for (const sut of suts) if (sut.serverSide) record(await leakedId(sut));

@@ -16,6 +16,13 @@
  *   logout of one session, ordered by the server: the slow request loads the
  *   session, the logout then commits, and only then does the slow request
  *   write (the interleaving of rack-session CVE-2025-46336, every round).
+ *   With `&rotate=regenerate` (or `&rotate=flag`, `ctx.state.rotate_session_key`)
+ *   the slow request also moves the session to a new ID. Its other
+ *   counterparts, ordered the same way: `POST /revoke?token=T&id=ID` (an admin's
+ *   `deleteSession(id)`, outside the middleware) and `POST /write?k=K&v=V&token=T`
+ *   (another tab's write of another key). With `&expire=1` and no counterpart,
+ *   the slow request itself moves the clock past the idle expiry after loading
+ *   (one round at a time: the clock is the server's).
  *
  * Harness routes (`/__stress/...`, before the session middleware; loopback
  * only, this is a test server): counters and RSS, the backend's session count
@@ -214,10 +221,22 @@ async function control(ctx: Context, path: string): Promise<void> {
   }
 }
 
+const manager = new Session(store, { expireAfterSeconds: config.expireAfterSeconds, now });
+
 const app = new Application({ logErrors: false });
 app.use(async (ctx, next) => {
   const path = ctx.request.url.pathname;
   if (path.startsWith("/__stress/")) return await control(ctx, path);
+  if (path === "/revoke") {
+    // An admin ending a session by its ID, after the slow request loaded it.
+    const q = ctx.request.url.searchParams;
+    const r = round(q.get("token") ?? "");
+    await within(r.loaded, 30_000);
+    await manager.deleteSession(q.get("id") ?? "");
+    r.markCommitted();
+    ctx.response.body = "ok";
+    return;
+  }
   stats.requests++;
   try {
     await next();
@@ -230,13 +249,13 @@ app.use(async (ctx, next) => {
     if (ctx.response.headers.has("set-cookie")) stats.setCookieResponses++;
     // The logout's session commit is done once the inner middleware returned.
     const token = ctx.request.url.searchParams.get("token");
-    if (path === "/logout" && token) round(token).markCommitted();
+    if ((path === "/logout" || path === "/write") && token) round(token).markCommitted();
   }
 });
 app.addEventListener("error", () => {
   stats.status5xx++;
 });
-app.use(Session.initMiddleware(store, { expireAfterSeconds: config.expireAfterSeconds, now }));
+app.use(manager.initMiddleware());
 app.use(async (ctx) => {
   const q = ctx.request.url.searchParams;
   const session = ctx.state.session as Session;
@@ -275,10 +294,26 @@ app.use(async (ctx) => {
       const r = round(q.get("token") ?? "");
       session.get("canary");
       r.markLoaded();
-      const ordered = await within(r.committed, 30_000);
+      let ordered: boolean;
+      if (q.get("expire") === "1") {
+        // The session idles past its expiry while this request is in flight.
+        clockOffset = (config.expireAfterSeconds + 60) * 1000;
+        ordered = true;
+      } else {
+        ordered = await within(r.committed, 30_000);
+      }
+      const rotate = q.get("rotate");
+      if (rotate === "regenerate") await session.regenerate();
+      if (rotate === "flag") ctx.state.rotate_session_key = true;
       session.set(q.get("k") ?? "late", "written by the slow request");
       rounds.delete(q.get("token") ?? "");
       ctx.response.body = JSON.stringify({ ordered });
+      return;
+    }
+    case "/write": {
+      await within(round(q.get("token") ?? "").loaded, 30_000);
+      session.set(q.get("k") ?? "tab", q.get("v") ?? "");
+      ctx.response.body = "ok";
       return;
     }
     case "/logout": {

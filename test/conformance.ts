@@ -17,7 +17,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
 import { Session } from "../src/session.ts";
-import type { SessionChange, SessionRecord, SessionStore } from "../src/store.ts";
+import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../src/store.ts";
 import { CookieClient, type RunningServer, serve } from "./helpers/oak_server.ts";
 
 /** A store under test. */
@@ -33,10 +33,24 @@ export interface ConformanceTarget {
 const IDLE = 600;
 const ABSOLUTE = 3600;
 
-/** Counts the writes a server-side store receives (the real store does the work). */
-function countingStore(store: SessionStore): { store: SessionStore; writes: () => number } {
+/** A `rotate` call the store received, and what it answered. */
+interface Rotation {
+  oldKey: string;
+  newKey: string;
+  moved: Promise<boolean>;
+}
+
+/**
+ * Counts the writes a server-side store receives (the real store does the
+ * work), and keeps the rotations it was asked for, so a test can look up the
+ * new key in the real store.
+ */
+function countingStore(
+  store: SessionStore,
+): { store: SessionStore; writes: () => number; rotations: Rotation[] } {
   let writes = 0;
-  if (store.kind === "client") return { store, writes: () => 0 };
+  const rotations: Rotation[] = [];
+  if (store.kind === "client") return { store, writes: () => 0, rotations };
   const counted: SessionStore = {
     kind: "server",
     get: (key, now) => store.get(key, now),
@@ -50,14 +64,16 @@ function countingStore(store: SessionStore): { store: SessionStore; writes: () =
     },
     rotate: (oldKey: string, newKey: string, change: SessionChange, now: number) => {
       writes++;
-      return store.rotate(oldKey, newKey, change, now);
+      const moved = store.rotate(oldKey, newKey, change, now);
+      rotations.push({ oldKey, newKey, moved: moved.catch(() => false) });
+      return moved;
     },
     delete: (key: string) => {
       writes++;
       return store.delete(key);
     },
   };
-  return { store: counted, writes: () => writes };
+  return { store: counted, writes: () => writes, rotations };
 }
 
 /** Register the suite for `target`. */
@@ -66,6 +82,7 @@ export function conformance(target: ConformanceTarget): void {
     let server: RunningServer;
     let store: SessionStore;
     let writes: () => number;
+    let rotations: Rotation[];
     let clock = Date.now();
     const gates = new Map<string, { entered: () => void; release: Promise<void> }>();
 
@@ -83,6 +100,7 @@ export function conformance(target: ConformanceTarget): void {
       const counting = countingStore(await target.makeStore());
       store = counting.store;
       writes = counting.writes;
+      rotations = counting.rotations;
       const manager = new Session(store, {
         expireAfterSeconds: IDLE,
         absoluteTimeoutSeconds: ABSOLUTE,
@@ -146,6 +164,22 @@ export function conformance(target: ConformanceTarget): void {
           assert.ok(g, "unknown gate");
           g.entered();
           await g.release;
+          const body = await ctx.request.body.json();
+          for (const k of Object.keys(body)) ctx.state.session.set(k, body[k]);
+          ctx.response.body = "ok";
+        })
+        // A slow request that moves its session to a new ID (regenerate() or
+        // rotate_session_key), after what the test does while it waits.
+        .post("/slow-rotate", mw, async (ctx) => {
+          const g = gates.get(ctx.request.url.searchParams.get("gate") ?? "");
+          assert.ok(g, "unknown gate");
+          g.entered();
+          await g.release;
+          if (ctx.request.url.searchParams.get("how") === "flag") {
+            ctx.state.rotate_session_key = true;
+          } else {
+            await ctx.state.session.regenerate();
+          }
           const body = await ctx.request.body.json();
           for (const k of Object.keys(body)) ctx.state.session.set(k, body[k]);
           ctx.response.body = "ok";
@@ -505,6 +539,100 @@ export function conformance(target: ConformanceTarget): void {
         const old = c.clone();
         assert.deepEqual((await old.get("/all")).json(), {});
       });
+
+      /**
+       * A rotating request of `c`'s session (`how`: regenerate() or the
+       * rotate_session_key flag) with `meanwhile` run between its load and its
+       * commit. Its answer, its tab (a client holding what it was answered),
+       * and the rotations the store was asked for meanwhile.
+       */
+      async function raceRotation(
+        c: CookieClient,
+        how: string,
+        label: string,
+        meanwhile: () => Promise<void>,
+      ) {
+        const slowTab = c.clone();
+        const name = `${label}-${how}`;
+        const g = gate(name);
+        const first = rotations.length;
+        const slow = slowTab.post(`/slow-rotate?gate=${name}&how=${how}`, { late: "write" });
+        await g.entered;
+        await meanwhile();
+        g.release();
+        const reply = await slow;
+        assert.equal(reply.status, 200);
+        return { reply, slowTab, rotations: rotations.slice(first) };
+      }
+
+      /** After a race with an end of the session: nothing of it is reachable, under any ID. */
+      async function assertStaysEnded(
+        c: CookieClient,
+        race: Awaited<ReturnType<typeof raceRotation>>,
+      ): Promise<void> {
+        for (const cookie of race.reply.setCookies) {
+          if (cookie.name === "session") {
+            assert.ok(cookie.deletes, "the slow answer handed out a session ID");
+          }
+        }
+        const server = store as ServerStore;
+        for (const r of race.rotations) {
+          assert.equal(await r.moved, false, "rotate moved an ended session");
+          assert.equal(await server.get(r.newKey, clock), null, "the new key was written");
+          assert.equal(await server.get(r.oldKey, clock), null, "the old key is back");
+        }
+        assert.deepEqual((await race.slowTab.get("/all")).json(), {}, "the slow tab sees it");
+        assert.deepEqual((await c.clone().get("/all")).json(), {}, "the old cookie opens it");
+      }
+
+      for (const how of ["regenerate", "flag"]) {
+        it(`logout vs a rotating request (${how}): the logout wins`, async (t) => {
+          if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
+          const c = await withSession({ user: "gil" });
+          const race = await raceRotation(c, how, "logout-rotate", async () => {
+            assert.equal((await c.clone().post("/destroy")).status, 200);
+          });
+          await assertStaysEnded(c, race);
+        });
+
+        it(`idle expiry vs a rotating request (${how}): the session stays expired`, async (t) => {
+          if (isClient()) return t.diagnostic("client-side store: the expiry is sealed in it");
+          const c = await withSession({ user: "ida" });
+          const race = await raceRotation(c, how, "expiry-rotate", () => {
+            clock += (IDLE + 1) * 1000;
+            return Promise.resolve();
+          });
+          await assertStaysEnded(c, race);
+        });
+
+        it(`deleteSession(id) vs a rotating request (${how}): the revocation wins`, async (t) => {
+          if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
+          const c = await withSession({ user: "jo" });
+          const { id } = (await c.get("/id")).json();
+          const race = await raceRotation(c, how, "revoke-rotate", async () => {
+            assert.equal((await client().post("/kill-by-id", { id })).status, 200);
+          });
+          await assertStaysEnded(c, race);
+        });
+
+        it(`a write of another key during a rotation (${how}) is kept`, async (t) => {
+          if (isClient()) return t.diagnostic("client-side store: the last cookie wins");
+          const c = await withSession({ user: "kim" });
+          const race = await raceRotation(c, how, "write-rotate", async () => {
+            assert.equal((await c.clone().post("/set", { tab: how })).status, 200);
+          });
+          assert.equal(race.rotations.length, 1, "one rotation");
+          assert.equal(await race.rotations[0].moved, true);
+          assert.notEqual(race.slowTab.cookies.get("session"), c.cookies.get("session"), "new ID");
+          assert.deepEqual((await race.slowTab.get("/all")).json(), {
+            user: "kim",
+            tab: how,
+            late: "write",
+          });
+          assert.equal(await (store as ServerStore).get(race.rotations[0].oldKey, clock), null);
+          assert.deepEqual((await c.clone().get("/all")).json(), {}, "the old ID is dead");
+        });
+      }
 
       it("a deleted session's ID is not reused for a new session", async (t) => {
         if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
