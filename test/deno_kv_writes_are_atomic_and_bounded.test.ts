@@ -2,9 +2,9 @@
  * DenoKvStore on a real KV file: a write that loses a race with another
  * write is retried on top of it (so that write is kept), a write that loses
  * a race with a delete writes nothing (delete wins), a rotation is one
- * checked move, a session over KV's 64 KiB limit is refused before anything
- * is written, entries are keyed by the hash and never by the session ID,
- * and a closed handle, a value of the wrong kind or Node.js are refused with
+ * checked move, every write carries KV's expireIn, a session over KV's 64 KiB
+ * limit is refused before anything is written, entries are keyed by the hash
+ * and never by the session ID, and a closed handle, a value of the wrong kind or Node.js are refused with
  * a SessionConfigError that says what to do.
  *
  * The one injected fault: a wrapper around the real KV handle that runs
@@ -221,6 +221,32 @@ if (deno === undefined) {
       const overhead = JSON.stringify({ v: 1, c: T0, e: T0 + HOUR, d: { b: '""' }, f: {} }).length;
       await store.create(fits, record({ b: "z".repeat(DENO_KV_VALUE_LIMIT - overhead - 8) }), T0);
       assert.ok(await store.get(fits, T0));
+    });
+
+    it("every write carries KV's expireIn: the session's remaining life", async () => {
+      const expireIns: Array<number | undefined> = [];
+      const spy: DenoKvLike = {
+        ...interleaving(raw).kv,
+        set(k, v, o) {
+          expireIns.push(o?.expireIn);
+          return raw.set(k, v, o);
+        },
+        atomic() {
+          const op = raw.atomic();
+          const set = op.set.bind(op);
+          op.set = (k, v, o) => {
+            expireIns.push(o?.expireIn);
+            return set(k, v, o);
+          };
+          return op;
+        },
+      };
+      const store = new DenoKvStore(spy);
+      const [k, moved] = [key(), key()];
+      await store.create(k, record({ a: 1 }, T0 + HOUR), T0);
+      await store.update(k, change({ expiresAt: T0 + 2 * HOUR }), T0 + 1000);
+      await store.rotate(k, moved, change({ expiresAt: T0 + 3 * HOUR }), T0 + 2000);
+      assert.deepEqual(expireIns, [HOUR, 2 * HOUR - 1000, 3 * HOUR - 2000]);
     });
 
     it("an expired entry is ignored by get and removed by cleanup; a live one stays", async () => {
