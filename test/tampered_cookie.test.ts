@@ -162,7 +162,10 @@ for (const cryptoPath of CRYPTO_PATHS) {
     });
 
     it("a value moved to another cookie name is rejected (the name is authenticated)", async () => {
-      const other = new CookieStore(SECRET, { crypto: cryptoPath, sessionDataCookieName: "other_data" });
+      const other = new CookieStore(SECRET, {
+        crypto: cryptoPath,
+        sessionDataCookieName: "other_data",
+      });
       assert.equal(await readValue(other, sealed, "other_data"), null);
       assert.ok(await readValue(other, await sealedValue(other, original), "other_data"));
     });
