@@ -4,8 +4,8 @@
  * a race with a delete writes nothing (delete wins), a rotation is one
  * checked move, every write carries KV's expireIn, a session over KV's 64 KiB
  * limit is refused before anything is written, entries are keyed by the hash
- * and never by the session ID, and a closed handle, a value of the wrong kind or Node.js are refused with
- * a SessionConfigError that says what to do.
+ * and never by the session ID, and a closed handle, a value of the wrong
+ * kind or Node.js are refused with a SessionConfigError that says what to do.
  *
  * The one injected fault: a wrapper around the real KV handle that runs
  * another real write just before the store's next commit, to put that write
