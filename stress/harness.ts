@@ -15,6 +15,7 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import postgres from "postgres";
 import { STORE_KINDS, type StoreKind } from "../examples/stores.ts";
 import { CookieStore } from "../mod.ts";
 import { emptyFields } from "../src/store.ts";
@@ -171,6 +172,9 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   );
 
   const dir = tempDir("run");
+  // PostgresStore runs on the machine's PostgreSQL, in a table of this run's own.
+  const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const pgTable = `stress_${randomBytes(6).toString("hex")}`;
   const secret = randomBytes(32).toString("base64url");
   let redis: Service | undefined;
   let webdis: Service | undefined;
@@ -213,6 +217,11 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
           kind: "webdis",
           env: { WEBDIS_URL: `http://127.0.0.1:${webdis?.port}` },
           inspectRedisUrl: redisUrl(1),
+          expireAfterSeconds: 3600,
+        }),
+        postgres: () => ({
+          kind: "postgres",
+          env: { DATABASE_URL: pgUrl, POSTGRES_TABLE: pgTable },
           expireAfterSeconds: 3600,
         }),
       };
@@ -313,6 +322,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     await webdis?.dispose();
     await redis?.dispose();
     rmSync(dir, { recursive: true, force: true });
+    if (stores.includes("postgres")) await dropTable(pgUrl, pgTable);
   }
   const seconds = (Date.now() - started) / 1000;
   const failed = results.filter((r) => r.problems.length).length;
@@ -321,4 +331,16 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       (failed ? "" : ": every figure as expected"),
   );
   return { size: options.size, seed, results, seconds };
+}
+
+/** Drops this run's PostgreSQL table (the server under test made it). */
+async function dropTable(url: string, table: string): Promise<void> {
+  const sql = postgres(url, { onnotice: () => {}, connect_timeout: 3 });
+  try {
+    await sql.unsafe(`DROP TABLE IF EXISTS "${table}"`);
+  } catch {
+    // PostgreSQL unreachable: the run's results already say so.
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 }

@@ -35,6 +35,7 @@
 import { Application, type Context } from "@oakserver/oak";
 import Database from "better-sqlite3";
 import { createClient } from "redis";
+import postgres from "postgres";
 import { openStore } from "../examples/stores.ts";
 import { MemoryStore, Session } from "../mod.ts";
 import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../mod.ts";
@@ -144,6 +145,21 @@ async function openBackend(): Promise<Backend> {
           return lines.join("\n");
         },
         exists: async (key) => (await client.exists(`session_${key}`)) === 1,
+      };
+    }
+    case "postgres": {
+      const sql = postgres(config.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+      const table = `"${config.env.POSTGRES_TABLE}"`;
+      return {
+        count: async () => (await sql.unsafe(`SELECT count(*)::int AS n FROM ${table}`))[0].n,
+        dump: async () =>
+          JSON.stringify(
+            await sql.unsafe(
+              `SELECT key, data::text, flash::text, created_at::text, expires_at::text FROM ${table}`,
+            ),
+          ),
+        exists: async (key) =>
+          (await sql.unsafe(`SELECT 1 FROM ${table} WHERE key = $1`, [key])).length > 0,
       };
     }
     case "cookie":

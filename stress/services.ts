@@ -220,8 +220,11 @@ export async function startWebdis(redisPort: number, database: number): Promise<
 
 /** How an Oak server under test is set up (passed to `stress/server.ts` as JSON). */
 export interface ServerConfig {
-  kind: "memory" | "cookie" | "sqlite" | "redis" | "webdis";
-  /** The environment `openStore` reads (SQLITE_FILE, REDIS_URL, WEBDIS_URL, COOKIE_SECRET). */
+  kind: "memory" | "cookie" | "sqlite" | "redis" | "webdis" | "postgres";
+  /**
+   * The environment `openStore` reads (SQLITE_FILE, REDIS_URL, WEBDIS_URL, COOKIE_SECRET,
+   * DATABASE_URL, POSTGRES_TABLE).
+   */
   env: Record<string, string>;
   /** For redis and webdis: where the server inspects the backend (count, dump). */
   inspectRedisUrl?: string;
