@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run: every test on Node, the same files on Deno, the browser
-# tests on Node, then the type check, lint and format check. Stops at the
-# first stage that fails.
+# tests on Node, Deno users' projects and the JSR package, then the type
+# check, lint and format check. Stops at the first stage that fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +14,27 @@ npm run --silent build
 stage "tests on Node"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec test/*.test.ts
 
-stage "tests on Deno"
-npx deno test -A --no-check --quiet test/
+stage "tests on Deno (type-checked)"
+npx deno test -A --quiet test/
+
+# Deno users' own projects, outside this repository: the seed's example
+# type-checks with npm Oak inline, under import-map names, and with the
+# @oakserver/oak entry (see the script for what stands in for JSR's Oak 17).
+stage "deno check in Deno projects outside the repository"
+node --import tsx scripts/deno_check_configs.ts
+
+stage "deno publish --dry-run (JSR)"
+# --allow-dirty: the run checks the working tree as it is, committed or not.
+publish_log="$(npx deno publish --dry-run --allow-dirty 2>&1)" || { printf '%s\n' "$publish_log"; exit 1; }
+printf '%s\n' "$publish_log" | tail -n 1
+if printf '%s\n' "$publish_log" | grep -qi "warning"; then
+  printf '%s\n' "$publish_log"
+  echo "deno publish --dry-run gave warnings"
+  exit 1
+fi
+
+stage "deno doc --lint (every export documented)"
+npx deno doc --lint mod.ts oakserver.ts 2>&1 | grep -v -e "^Warning Failed resolving types" -e "@types/node/index.d.ts"
 
 stage "browser tests on Node (Chromium)"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec test/browser/*.test.ts
