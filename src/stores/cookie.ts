@@ -83,6 +83,7 @@ export interface CookieStoreOptions {
  *
  * // A secret of at least 32 characters, e.g. from
  * // node -e "console.log(crypto.randomBytes(32).toString('base64url'))"
+ * // (Deno: deno eval "console.log(btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))))")
  * const store = new CookieStore(process.env.SESSION_SECRET!, { sessionDataCookieName: "app_session" });
  * const app = new Application();
  * app.use(Session.initMiddleware(store));

@@ -179,7 +179,9 @@ function secretBytes(s: CookieSecret, i: number, n: number, who: string): Bytes 
     if (chars < MIN_SECRET_LENGTH) {
       throw new SessionConfigError(
         `${who}: ${label} is ${chars} characters long; use at least ${MIN_SECRET_LENGTH} random ` +
-          `characters, e.g. node -e "console.log(crypto.randomBytes(32).toString('base64url'))"`,
+          `characters, e.g. node -e "console.log(crypto.randomBytes(32).toString('base64url'))" ` +
+          `(on Deno: deno eval "console.log(btoa(String.fromCharCode(` +
+          `...crypto.getRandomValues(new Uint8Array(32)))))")`,
       );
     }
     return encoder.encode(s);
