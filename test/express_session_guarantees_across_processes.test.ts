@@ -3,12 +3,14 @@
  * express-session stores (connect-redis, connect-pg-simple,
  * session-file-store), exactly as the README states it:
  *
- * - in one process: concurrent changes of different keys all land, a delete
- *   wins, a rotation is never undone by a write queued behind it;
+ * - in one process: concurrent changes of different keys all land (also
+ *   through two adapters over one store object), a delete wins, a rotation
+ *   is never undone by a write queued behind it;
  * - across processes (two store objects over one backend, each with its own
  *   adapter queue, as two app instances have): a delete still wins over an
  *   update or a rotation in flight (the deletion marker), and without the
- *   marker it would not; overlapping updates of different keys lose one
+ *   marker it would not; a rotation that lost the race with another
+ *   rotation writes nothing; overlapping updates of different keys lose one
  *   (the last whole-session write wins);
  * - the backend's own TTL follows the session's expiry; the backend sees the
  *   SHA-256 of the ID, never the ID;
@@ -129,6 +131,23 @@ for (const name of BACKENDS) {
       for (let i = 0; i < 20; i++) assert.equal(got[`k${i}`], i, `k${i}`);
     });
 
+    it("in one process, two adapters over one store object share its queue", async () => {
+      const now = Date.now();
+      const shared = backend.store();
+      const [one, two] = [new ExpressSessionStore(shared), new ExpressSessionStore(shared)];
+      const k = newKey();
+      await one.create(k, record({ base: 0 }, now), now);
+      await Promise.all(
+        Array.from(
+          { length: 10 },
+          (_, i) =>
+            (i % 2 ? one : two).update(k, change(now, { set: fields({ [`k${i}`]: i }) }), now),
+        ),
+      );
+      const got = values((await one.get(k, now))?.data);
+      for (let i = 0; i < 10; i++) assert.equal(got[`k${i}`], i, `k${i}`);
+    });
+
     it("in one process, an update queued behind a rotation finds the session moved", async () => {
       const now = Date.now();
       const store = new ExpressSessionStore(backend.store());
@@ -193,6 +212,23 @@ for (const name of BACKENDS) {
       assert.equal(await rotation, false);
       assert.equal(await backend.entry(newK), null, "no session under the new key");
       assert.equal(await backend.entry(oldK), null);
+    });
+
+    it("across processes, a second rotation of a session already rotated writes nothing", async () => {
+      const now = Date.now();
+      const a = holding(backend.store());
+      const processA = new ExpressSessionStore(a.store);
+      const processB = new ExpressSessionStore(backend.store());
+      const [oldK, toA, toB] = [newKey(), newKey(), newKey()];
+      await processB.create(oldK, record({ user: "dee" }, now), now);
+      const held = a.holdNextGet(oldK);
+      const rotationA = processA.rotate(oldK, toA, change(now, {}), now);
+      await held.reached; // A read the old session before B moved it
+      assert.equal(await processB.rotate(oldK, toB, change(now, {}), now), true);
+      held.release();
+      assert.equal(await rotationA, false, "the old session was marked when B moved it");
+      assert.equal(await backend.entry(toA), null);
+      assert.deepEqual(values((await processB.get(toB, now))?.data), { user: "dee" });
     });
 
     it("across processes, overlapping updates of different keys lose one (the last whole write wins)", async () => {
