@@ -65,7 +65,6 @@ function runIdleChild(
   const file = fileURLToPath(new URL("./helpers/webdis_idle_child.ts", import.meta.url));
   const deno = "Deno" in globalThis;
   const args = deno ? ["run", "-A", "--no-check", file] : ["--import", "tsx", file];
-  const started = Date.now();
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

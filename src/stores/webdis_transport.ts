@@ -23,7 +23,9 @@ export type WebdisTransportName = "fetch" | "node:http";
 
 /** The status and text of one Webdis answer. */
 export interface WebdisAnswer {
+  /** The HTTP status. */
   status: number;
+  /** The body, as text. */
   body: string;
 }
 
@@ -37,6 +39,7 @@ export interface WebdisTarget {
   shown: string;
   /** `Basic ...`, or `undefined` without credentials. */
   authorization: string | undefined;
+  /** How long one request may take. */
   timeoutMs: number;
   /** Most sockets the `node:http` agent opens at once. */
   maxConnections: number;
@@ -49,7 +52,9 @@ export interface WebdisTarget {
  * or after `close()`.
  */
 export interface WebdisExchange {
+  /** Which client this is. */
   readonly name: WebdisTransportName;
+  /** One request; `command` (the command's name) is for error messages. */
   send(method: "GET" | "POST", path: string, command: string): Promise<WebdisAnswer>;
   /** Drop every kept-alive connection; later calls fail. */
   close(): void;
