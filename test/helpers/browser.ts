@@ -15,6 +15,7 @@ import { buildDemoApp } from "../../examples/demo/app.ts";
 import { type OpenStore, openStore, type StoreKind } from "../../examples/stores.ts";
 import { serve } from "./oak_server.ts";
 import { type OwnWebdis, startWebdis } from "./webdis_server.ts";
+import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./postgres_db.ts";
 
 /** Where Debian's `chromium` package puts the browser. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -117,8 +118,9 @@ export interface RunningDemo {
 
 /**
  * Start the demo on a store of `kind`, with what that store needs: a temp
- * SQLite file, a cookie secret, the Redis on 127.0.0.1:6379, or a Webdis of
- * the test's own in front of that Redis.
+ * SQLite file, a cookie secret, the Redis on 127.0.0.1:6379, a Webdis of
+ * the test's own in front of that Redis, or a table of its own on the
+ * PostgreSQL on 127.0.0.1:5432 (dropped at close).
  */
 export async function startDemo(kind: StoreKind): Promise<RunningDemo> {
   const dir = mkdtempSync(join(tmpdir(), "oak-sessions-demo-"));
@@ -132,7 +134,16 @@ export async function startDemo(kind: StoreKind): Promise<RunningDemo> {
       SQLITE_FILE: join(dir, "sessions.db"),
       COOKIE_SECRET: randomBytes(32).toString("base64url"),
       REDIS_URL: "redis://127.0.0.1:6379",
+      DATABASE_URL: POSTGRES_URL,
+      POSTGRES_TABLE: uniqueTable("demo"),
     };
+    if (kind === "postgres") {
+      cleanups.push(async () => {
+        const raw = rawPool();
+        await dropTables(raw, env.POSTGRES_TABLE);
+        await raw.end();
+      });
+    }
     if (kind === "webdis") {
       webdis = await startWebdis();
       cleanups.push(() => webdis!.dispose());
