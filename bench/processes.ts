@@ -4,7 +4,7 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,20 +36,32 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** The Deno binary of the `deno` dev dependency (spawned itself, so its pid is the server's). */
+export const DENO = fileURLToPath(new URL("../node_modules/deno/deno", import.meta.url));
+
+/** Whether the `deno` dev dependency is installed. */
+export function hasDeno(): boolean {
+  return existsSync(DENO);
+}
+
 /**
- * Start `bench/servers/<file>` in its own Node process (through tsx), with
- * `env` added, and wait for it to print its port.
+ * Start `bench/servers/<file>` in its own process, on Node (through tsx) or
+ * on Deno (`deno run -A`, the project's deno.json), with `env` added, and
+ * wait for it to print its port.
  */
 export function startServer(
   id: string,
   file: string,
   env: Record<string, string>,
-  nodeArgs: string[] = [],
+  options: { runtime?: "node" | "deno"; nodeArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   const path = fileURLToPath(new URL(`./servers/${file}`, import.meta.url));
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path], {
+  const [command, args] = options.runtime === "deno"
+    ? [DENO, ["run", "-A", "--quiet", path]]
+    : [process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", path]];
+  const child = spawn(command, args, {
     stdio: ["pipe", "pipe", "pipe"],
-    // `--import tsx` resolves from the working directory: the project's.
+    // `--import tsx` resolves from the working directory, and Deno finds deno.json there.
     cwd: fileURLToPath(new URL("..", import.meta.url)),
     env: { ...process.env, NODE_ENV: "production", ...env },
   });
@@ -94,20 +106,56 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
   clearTimeout(timer);
 }
 
-/**
- * CPU seconds (user + system) process `pid` has used so far, from
- * /proc/<pid>/stat (Linux); undefined elsewhere.
- */
-export function cpuSeconds(pid: number): number | undefined {
+/** A reading of a process's CPU time; see `cpuBetween`. */
+export interface CpuReading {
+  /** Nanoseconds on CPU of its live threads (/proc/<pid>/task/<tid>/schedstat). */
+  threadsNs?: number;
+  /** User + system seconds of the whole process, dead threads included, in clock ticks. */
+  ticksSeconds?: number;
+}
+
+/** Read process `pid`'s CPU time so far (Linux /proc; empty elsewhere). */
+export function cpuReading(pid: number): CpuReading {
+  const reading: CpuReading = {};
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    if (ns > 0) reading.threadsNs = ns;
+  } catch {
+    // no schedstat
+  }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+    reading.ticksSeconds = (Number(fields[11]) + Number(fields[12])) / clockTicks();
   } catch {
-    return undefined;
+    // not Linux
   }
+  return reading;
+}
+
+/**
+ * CPU seconds a process used between two readings, or NaN. The per-thread
+ * nanoseconds are exact but miss a thread that ended in between; the
+ * process's ticks keep those but come in steps of 10 ms (a few µs per
+ * response over a one-second run). So: the nanoseconds, unless the ticks
+ * show more than their own rounding can explain.
+ */
+export function cpuBetween(before: CpuReading, after: CpuReading): number {
+  const ticks = after.ticksSeconds !== undefined && before.ticksSeconds !== undefined
+    ? after.ticksSeconds - before.ticksSeconds
+    : NaN;
+  if (after.threadsNs === undefined || before.threadsNs === undefined) return ticks;
+  const exact = (after.threadsNs - before.threadsNs) / 1e9;
+  return ticks - exact > 2 / clockTicks() ? ticks : exact;
 }
 
 let ticks: number | undefined;
