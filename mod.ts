@@ -90,4 +90,11 @@ export {
   type ExpressSessionStoreLike,
   type ExpressSessionStoreOptions,
 } from "./src/stores/express_session.ts";
+export {
+  fromV9Store,
+  type V9Store,
+  V9StoreAdapter,
+  type V9StoreOptions,
+} from "./src/stores/v9_store.ts";
+export type { OriginalSessionData } from "./src/stores/original_session.ts";
 export type { SessionContext, SessionOfState } from "./src/oak_context.ts";

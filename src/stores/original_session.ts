@@ -28,12 +28,24 @@ export interface OriginalSessionData {
    * adapter (the original kept no creation time and ignores the key).
    */
   _created?: string;
+  /**
+   * User keys that have one of the bookkeeping names above, which cannot sit
+   * beside them (written by `fromV9Store`'s adapter).
+   */
+  _shadowed?: Record<string, unknown>;
   /** The user's keys. */
   [key: string]: unknown;
 }
 
 /** The original's bookkeeping keys, never user data. */
-const ORIGINAL_KEYS = new Set(["_flash", "_accessed", "_expire", "_delete", "_created"]);
+const ORIGINAL_KEYS = new Set([
+  "_flash",
+  "_accessed",
+  "_expire",
+  "_delete",
+  "_created",
+  "_shadowed",
+]);
 
 /**
  * One session of the original's layout (its JSON text, or the parsed
@@ -71,6 +83,13 @@ export function fromOriginalSession(
       data[k] = JSON.stringify(d[k]);
     }
   }
+  const shadowed = d._shadowed;
+  if (typeof shadowed === "object" && shadowed !== null && !Array.isArray(shadowed)) {
+    for (const k of Object.keys(shadowed)) {
+      const v = (shadowed as Record<string, unknown>)[k];
+      if (v !== null && v !== undefined) data[k] = JSON.stringify(v);
+    }
+  }
   const flash: JsonFields = emptyFields();
   const f = d._flash;
   if (typeof f === "object" && f !== null && !Array.isArray(f)) {
@@ -101,13 +120,10 @@ export function toOriginalSession(record: SessionRecord, now: number): OriginalS
     _created: new Date(record.createdAt).toISOString(),
   });
   for (const k in record.flash) doc._flash[k] = JSON.parse(record.flash[k]);
-  // A user key of a bookkeeping name cannot be kept beside it in one
-  // document; set() of such a key is refused by the adapter before this.
-  for (const k in record.data) if (!ORIGINAL_KEYS.has(k)) doc[k] = JSON.parse(record.data[k]);
+  for (const k in record.data) {
+    const value = JSON.parse(record.data[k]);
+    if (!ORIGINAL_KEYS.has(k)) doc[k] = value;
+    else (doc._shadowed ??= Object.create(null) as Record<string, unknown>)[k] = value;
+  }
   return doc;
-}
-
-/** Whether `key` is one of the original's bookkeeping names (`_flash`, `_expire`, ...). */
-export function isOriginalBookkeepingKey(key: string): boolean {
-  return ORIGINAL_KEYS.has(key);
 }

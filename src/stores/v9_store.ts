@@ -1,0 +1,291 @@
+/**
+ * `fromV9Store`: a store written for the original oak_sessions (its `Store`
+ * interface of v9 and earlier: `getSessionById`, `createSession`,
+ * `persistSessionData`, `deleteSession`) as a server store of oak-sessions,
+ * so a user's own store keeps working after the upgrade.
+ *
+ * That interface reads and writes whole sessions and offers nothing that
+ * compares and swaps, so the adapter cannot make a change atomic in the
+ * backend. What holds, exactly:
+ *
+ * - In one process, every operation on a session through one wrapped store
+ *   object waits for the previous one to end. So within a process,
+ *   concurrent requests that change different keys all land, a logout wins
+ *   over a slow request, and a rotation never revives an ended session, as
+ *   with the atomic stores.
+ * - Across processes (several app instances on one backend) none of that
+ *   holds: two overlapping writes of one session lose one of them (the last
+ *   whole-session write wins), and a slow request in one process can write a
+ *   session back after another process deleted it, when the store's
+ *   `persistSessionData` creates what is missing (the original's Redis and
+ *   Webdis stores did; its SQL stores ran an `UPDATE` and did not).
+ * - `rotate` reads the old session, writes the new one, reads the old one
+ *   again (gone meanwhile: the new one is removed, `false`), then deletes the
+ *   old one. A failure part way never loses the session (the old one is kept
+ *   until the new one is written) and removes the new copy where it can; for
+ *   a moment both IDs are valid.
+ * - Expired sessions are deleted when they are read (the interface has no
+ *   sweep, as the original had none); others stay until the backend drops
+ *   them.
+ *
+ * Sessions are kept under the SHA-256 of their IDs, as by every store, in
+ * the original's document shape (user keys at the top level beside `_flash`,
+ * `_expire`, `_accessed`, `_delete`, plus `_created`). Sessions the original
+ * library wrote into the same backend are keyed by their plain IDs and are
+ * not found: carry them over with `carryOver(ids)` while you still have the
+ * IDs, or let those users log in again.
+ *
+ * @module
+ */
+import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { sessionKey } from "../session_id.ts";
+import { applyChange, type ServerStore, type SessionChange, type SessionRecord } from "../store.ts";
+import {
+  fromOriginalSession,
+  type OriginalSessionData,
+  toOriginalSession,
+} from "./original_session.ts";
+
+/**
+ * A store written for the original oak_sessions: its `Store` interface (v9
+ * and earlier), exported there as `type Store`.
+ *
+ * ```ts
+ * const store: V9Store = {
+ *   getSessionById: (id) => rows.get(id) ?? null,
+ *   createSession: (id, data) => void rows.set(id, data),
+ *   persistSessionData: (id, data) => void rows.set(id, data),
+ *   deleteSession: (id) => void rows.delete(String(id)),
+ * };
+ * ```
+ */
+export interface V9Store {
+  /** The session's document, or `null`. */
+  getSessionById(
+    sessionId: string,
+  ): OriginalSessionData | null | undefined | Promise<OriginalSessionData | null | undefined>;
+  /** Stores a new session. */
+  createSession(sessionId: string, initialData: OriginalSessionData): void | Promise<void>;
+  /** Replaces the session's document. */
+  persistSessionData(sessionId: string, sessionData: OriginalSessionData): void | Promise<void>;
+  /** Removes the session (the adapter always passes the key, never a context). */
+  // deno-lint-ignore no-explicit-any
+  deleteSession(sessionIdOrContext: any): void | Promise<void>;
+}
+
+/** Options of {@link fromV9Store}. */
+export interface V9StoreOptions {
+  /**
+   * The idle lifetime, in seconds, given to a session whose document has no
+   * expiry (`_expire: null`, the original's default), when `carryOver` reads
+   * it. Default `86400`.
+   */
+  migratedIdleSeconds?: number;
+}
+
+const METHODS = ["getSessionById", "createSession", "persistSessionData", "deleteSession"] as const;
+
+// One queue per wrapped store object, shared by every adapter over it, so two
+// adapters around one store in one process still queue behind each other.
+const queues = new WeakMap<object, Map<string, Promise<void>>>();
+
+/**
+ * A store of the original oak_sessions as a `ServerStore`. See the module
+ * for what it guarantees and what it cannot.
+ *
+ * ```ts
+ * import { Application } from "@oakserver/oak";
+ * import { fromV9Store, Session } from "oak-sessions";
+ * import { MyV9Store } from "./my_store.ts"; // written for oak_sessions v9
+ *
+ * const app = new Application();
+ * app.use(Session.initMiddleware(fromV9Store(new MyV9Store())));
+ * ```
+ */
+export class V9StoreAdapter implements ServerStore {
+  /** Marks this as a server-side store for the middleware. */
+  readonly kind = "server" as const;
+  readonly #store: V9Store;
+  readonly #queue: Map<string, Promise<void>>;
+  readonly #idleMs: number;
+
+  /** Wraps `store`; throws `SessionConfigError` when it lacks one of the four methods. */
+  constructor(store: V9Store, options: V9StoreOptions = {}) {
+    if (typeof store !== "object" || store === null) {
+      throw new SessionConfigError(
+        "fromV9Store: pass the store object (with getSessionById, createSession, " +
+          `persistSessionData and deleteSession), got ${store === null ? "null" : typeof store}`,
+      );
+    }
+    const missing = METHODS.filter((m) =>
+      typeof (store as unknown as Record<string, unknown>)[m] !== "function"
+    );
+    if (missing.length > 0) {
+      const ours = typeof (store as unknown as Record<string, unknown>).rotate === "function";
+      throw new SessionConfigError(
+        `fromV9Store: the store has no ${missing.join(", ")}; it must have the original ` +
+          "oak_sessions Store methods getSessionById, createSession, persistSessionData and " +
+          "deleteSession" +
+          (ours ? " (a store of this library is passed to the middleware as it is)" : ""),
+      );
+    }
+    const idle = options.migratedIdleSeconds ?? 86_400;
+    if (typeof idle !== "number" || !Number.isFinite(idle) || idle <= 0) {
+      throw new SessionConfigError(
+        "fromV9Store: migratedIdleSeconds must be a number of seconds, more than 0",
+      );
+    }
+    this.#store = store;
+    this.#idleMs = idle * 1000;
+    let queue = queues.get(store);
+    if (queue === undefined) queues.set(store, queue = new Map());
+    this.#queue = queue;
+  }
+
+  /** The session under `key`, or `null` (an expired one is deleted). */
+  get(key: string, now: number): Promise<SessionRecord | null> {
+    return this.#serial([key], () => this.#read(key, now));
+  }
+
+  /** Stores `record` under `key` (`createSession`). */
+  create(key: string, record: SessionRecord, now: number): Promise<void> {
+    return this.#serial(
+      [key],
+      () => this.#call("createSession", key, toOriginalSession(record, now)),
+    );
+  }
+
+  /** Reads the session, applies `change`, writes it whole; `false` when it is gone. */
+  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+    return this.#serial([key], async () => {
+      const record = await this.#read(key, now);
+      if (record === null) return false;
+      applyChange(record, change);
+      await this.#call("persistSessionData", key, toOriginalSession(record, now));
+      return true;
+    });
+  }
+
+  /**
+   * Moves the session to `newKey` with `change` applied, in the safest order
+   * the interface allows (see the module): `false`, with nothing written,
+   * when the old session is gone or expired.
+   */
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
+    return this.#serial([oldKey, newKey], async () => {
+      const record = await this.#read(oldKey, now);
+      if (record === null) return false;
+      applyChange(record, change);
+      await this.#call("createSession", newKey, toOriginalSession(record, now));
+      try {
+        if (await this.#read(oldKey, now) === null) {
+          await this.#call("deleteSession", newKey);
+          return false;
+        }
+        await this.#call("deleteSession", oldKey);
+        return true;
+      } catch (error) {
+        await this.#call("deleteSession", newKey).catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  /** Removes the session (`deleteSession`). */
+  delete(key: string): Promise<void> {
+    return this.#serial([key], () => this.#call("deleteSession", key));
+  }
+
+  /**
+   * Moves sessions the original library wrote into this store (under their
+   * plain IDs) to the keys this library reads them by, the SHA-256 of the
+   * IDs, so those users stay logged in with the cookies they have. Give it
+   * the IDs (the original's interface cannot list them; list them from the
+   * backend). Expired or deleted ones are removed. Returns how many moved.
+   *
+   * ```ts
+   * const moved = await store.carryOver(await listIdsFromMyBackend());
+   * ```
+   */
+  async carryOver(ids: Iterable<string>, now: number = Date.now()): Promise<number> {
+    let moved = 0;
+    for (const id of ids) {
+      if (typeof id !== "string" || id === "") continue;
+      const key = await sessionKey(id);
+      const done = await this.#serial([id, key], async () => {
+        const doc = await this.#call("getSessionById", id);
+        if (doc === null || doc === undefined) return false;
+        const record = fromOriginalSession(doc, now, this.#idleMs);
+        if (record !== null) await this.#call("createSession", key, toOriginalSession(record, now));
+        await this.#call("deleteSession", id);
+        return record !== null;
+      });
+      if (done) moved++;
+    }
+    return moved;
+  }
+
+  async #read(key: string, now: number): Promise<SessionRecord | null> {
+    const doc = await this.#call("getSessionById", key);
+    if (doc === null || doc === undefined) return null;
+    // Our own documents always carry `_expire`; a missing one reads as idle from now.
+    const record = fromOriginalSession(doc, now, this.#idleMs);
+    if (record === null) {
+      // Expired or marked deleted: gone, as the original removed it on read.
+      await this.#call("deleteSession", key);
+      return null;
+    }
+    return record;
+  }
+
+  /** Run `fn` after every earlier operation on any of `keys` (through this store object) ended. */
+  async #serial<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    const queue = this.#queue;
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    // Registered on every key at once, synchronously: waits only point at
+    // earlier operations, so two multi-key operations never wait on each other.
+    const earlier = keys.map((k) => queue.get(k));
+    for (const k of keys) queue.set(k, mine);
+    try {
+      await Promise.all(earlier);
+      return await fn();
+    } finally {
+      release();
+      for (const k of keys) if (queue.get(k) === mine) queue.delete(k);
+    }
+  }
+
+  // One call of the wrapped store; what it throws becomes a SessionStoreError
+  // (the request fails with 503, nothing else is written).
+  async #call<M extends (typeof METHODS)[number]>(
+    method: M,
+    ...args: Parameters<V9Store[M]>
+  ): Promise<Awaited<ReturnType<V9Store[M]>>> {
+    try {
+      // deno-lint-ignore no-explicit-any
+      return await (this.#store[method] as (...a: any[]) => any).apply(this.#store, args);
+    } catch (error) {
+      throw new SessionStoreError(
+        `fromV9Store: the store's ${method} failed: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/**
+ * Wraps a store written for the original oak_sessions (`getSessionById`,
+ * `createSession`, `persistSessionData`, `deleteSession`) for this library's
+ * middleware. See {@link V9StoreAdapter} for what it guarantees.
+ *
+ * ```ts
+ * import { fromV9Store, Session } from "oak-sessions";
+ * app.use(Session.initMiddleware(fromV9Store(myV9Store)));
+ * ```
+ */
+export function fromV9Store(store: V9Store, options?: V9StoreOptions): V9StoreAdapter {
+  return new V9StoreAdapter(store, options);
+}
