@@ -39,7 +39,7 @@ export interface AesGcmKey {
 
 /**
  * The crypto the library needs. Results are ready at once with `node:crypto`
- * and promised with Web Crypto; chain them with `then` of `maybe_promise.ts`.
+ * and promised with Web Crypto; chain them with `chain` of `maybe_promise.ts`.
  */
 export interface CryptoBackend {
   /** Which implementation this is. */

@@ -2,8 +2,9 @@
  * Values that are ready now on one runtime and later on another.
  *
  * `node:crypto` answers synchronously and Web Crypto with a promise. Code
- * that runs on both chains through {@linkcode then}, which calls on at once
+ * that runs on both chains through {@linkcode chain}, which calls on at once
  * when the value is ready, so the fast path pays no promise or microtask hop.
+ * (Not named `then`: a module exporting `then` is a thenable to `import()`.)
  *
  * @module
  */
@@ -16,12 +17,12 @@ export type MaybePromise<T> = T | Promise<T>;
  * promise.
  *
  * ```ts
- * import { then } from "./maybe_promise.ts";
- * then(2, (n) => n + 1); // 3, synchronously
- * await then(Promise.resolve(2), (n) => n + 1); // 3
+ * import { chain } from "./maybe_promise.ts";
+ * chain(2, (n) => n + 1); // 3, synchronously
+ * await chain(Promise.resolve(2), (n) => n + 1); // 3
  * ```
  */
-export function then<T, U>(
+export function chain<T, U>(
   value: MaybePromise<T>,
   next: (value: T) => MaybePromise<U>,
 ): MaybePromise<U> {
@@ -33,11 +34,11 @@ export function then<T, U>(
  * the array.
  *
  * ```ts
- * import { all } from "./maybe_promise.ts";
- * all([1, 2]); // [1, 2], synchronously
- * await all([1, Promise.resolve(2)]); // [1, 2]
+ * import { allOf } from "./maybe_promise.ts";
+ * allOf([1, 2]); // [1, 2], synchronously
+ * await allOf([1, Promise.resolve(2)]); // [1, 2]
  * ```
  */
-export function all<T>(values: readonly MaybePromise<T>[]): MaybePromise<T[]> {
+export function allOf<T>(values: readonly MaybePromise<T>[]): MaybePromise<T[]> {
   return values.some((v) => v instanceof Promise) ? Promise.all(values) : values as T[];
 }

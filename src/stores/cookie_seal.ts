@@ -42,7 +42,7 @@ import {
   GCM_TAG_BYTES,
 } from "../crypto_backend.ts";
 import { SessionConfigError, SessionValueError } from "../errors.ts";
-import { all, type MaybePromise, then } from "../maybe_promise.ts";
+import { allOf, chain, type MaybePromise } from "../maybe_promise.ts";
 import { randomBytes } from "../random_bytes.ts";
 import { emptyFields, type JsonFields, type SealedSession } from "../store.ts";
 
@@ -141,7 +141,7 @@ export class SealKeys {
   /** Every key, newest first. Derived once, then cached. */
   all(): MaybePromise<SealKey[]> {
     if (this.#derived) return this.#derived;
-    const derived = all(this.#secrets.map((s, i) => deriveKey(this.backend, s, i)));
+    const derived = allOf(this.#secrets.map((s, i) => deriveKey(this.backend, s, i)));
     this.#derived = derived;
     if (derived instanceof Promise) {
       // Once derived, the keys are kept as an array, so later lookups wait for
@@ -158,12 +158,12 @@ export class SealKeys {
 
   /** The key that seals: the first secret's. */
   newest(): MaybePromise<SealKey> {
-    return then(this.all(), (keys) => keys[0]);
+    return chain(this.all(), (keys) => keys[0]);
   }
 
   /** The key with this ID, or `undefined`. */
   byId(id: string): MaybePromise<SealKey | undefined> {
-    return then(this.all(), (keys) => find(keys, id));
+    return chain(this.all(), (keys) => find(keys, id));
   }
 }
 
@@ -211,9 +211,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function deriveKey(backend: CryptoBackend, secret: Bytes, index: number): MaybePromise<SealKey> {
   const idBytes = backend.hkdfBytes(secret, HKDF_SALT, INFO_KEY_ID, KEY_ID_BYTES);
   const key = backend.hkdfAesGcmKey(secret, HKDF_SALT, INFO_KEY);
-  return then(
+  return chain(
     idBytes,
-    (idBytes) => then(key, (key) => sealKey(encodeBase64Url(idBytes), key, index)),
+    (idBytes) => chain(key, (key) => sealKey(encodeBase64Url(idBytes), key, index)),
   );
 }
 
@@ -292,8 +292,8 @@ function sealPlaintext(
   iv: Bytes,
   cookieName: string,
 ): MaybePromise<string> {
-  return then(keys.newest(), (key) =>
-    then(
+  return chain(keys.newest(), (key) =>
+    chain(
       key.key.encrypt(iv, key.additionalData(cookieName), plaintext),
       (ciphertext) =>
         `${SEAL_VERSION}.${key.id}.${encodeBase64Url(iv)}.${encodeBase64Url(ciphertext)}`,
@@ -347,14 +347,14 @@ function open(
   if (typeof sealed !== "string" || sealed.length > MAX_SEALED_LENGTH) return null;
   const parts = sealed.split(".");
   if (parts.length !== 4 || parts[0] !== SEAL_VERSION) return null;
-  return then(keys.byId(parts[1]), (key) => {
+  return chain(keys.byId(parts[1]), (key) => {
     if (!key) return null;
     const iv = decodeBase64Url(parts[2]);
     const ciphertext = decodeBase64Url(parts[3]);
     if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length < GCM_TAG_BYTES + 1) {
       return null;
     }
-    return then(
+    return chain(
       key.key.decrypt(iv, key.additionalData(cookieName), ciphertext),
       (plaintext) => plaintext && openPlaintext(plaintext, key, now),
     );
