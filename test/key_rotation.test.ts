@@ -150,5 +150,40 @@ for (const cryptoPath of CRYPTO_PATHS) {
         restore();
       }
     });
+
+    it("a derivation that fails is retried on the next request, not kept", async () => {
+      // An injected fault (nothing real makes the platform's HKDF fail): the
+      // first derivation of this path throws or rejects, the real one follows.
+      const sealed = await write(new CookieStore(NEW, { crypto: cryptoPath }));
+      let failures = 0;
+      let restore: () => void;
+      if (cryptoPath === "web") {
+        const subtle = crypto.subtle;
+        const original = subtle.deriveKey;
+        subtle.deriveKey = function (...args: Parameters<SubtleCrypto["deriveKey"]>) {
+          if (failures++ === 0) return Promise.reject(new Error("injected fault"));
+          return original.apply(subtle, args);
+        } as SubtleCrypto["deriveKey"];
+        restore = () => subtle.deriveKey = original;
+      } else {
+        const node = nodeCrypto!;
+        const original = node.hkdfSync;
+        node.hkdfSync = function (...args: Parameters<typeof original>) {
+          if (failures++ === 0) throw new Error("injected fault");
+          return original.apply(node, args);
+        } as typeof original;
+        restore = () => node.hkdfSync = original;
+      }
+      try {
+        const store = new CookieStore(NEW, { crypto: cryptoPath });
+        // The failed derivation: the cookie does not open, and nothing throws.
+        assert.equal(await store.read(oakJar(sealed).jar, now), null);
+        // The next request derives again and opens it.
+        assert.deepEqual(await store.read(oakJar(sealed).jar, now), { session, stale: false });
+        assert.ok(failures >= 2);
+      } finally {
+        restore();
+      }
+    });
   });
 }

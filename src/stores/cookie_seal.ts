@@ -209,11 +209,15 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function deriveKey(backend: CryptoBackend, secret: Bytes, index: number): MaybePromise<SealKey> {
-  const idBytes = backend.hkdfBytes(secret, HKDF_SALT, INFO_KEY_ID, KEY_ID_BYTES);
-  const key = backend.hkdfAesGcmKey(secret, HKDF_SALT, INFO_KEY);
+  // One after the other: started together, a failure of the first would leave
+  // the second's rejection unhandled. Derivation happens once per secret.
   return chain(
-    idBytes,
-    (idBytes) => chain(key, (key) => sealKey(encodeBase64Url(idBytes), key, index)),
+    backend.hkdfBytes(secret, HKDF_SALT, INFO_KEY_ID, KEY_ID_BYTES),
+    (idBytes) =>
+      chain(
+        backend.hkdfAesGcmKey(secret, HKDF_SALT, INFO_KEY),
+        (key) => sealKey(encodeBase64Url(idBytes), key, index),
+      ),
   );
 }
 
