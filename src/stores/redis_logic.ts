@@ -40,6 +40,7 @@ import {
   type SessionChange,
   type SessionRecord,
 } from "../store.ts";
+import { type NodeCrypto, nodeCrypto } from "../node_builtins.ts";
 
 /**
  * How a command reaches Redis. `call` resolves with the reply as plain
@@ -135,13 +136,26 @@ else
 end
 return 1`;
 
-let scriptSha: Promise<string> | undefined;
-
-/** SHA-1 of the script, as `EVALSHA` wants it; computed once per process. */
-function writeScriptSha(): Promise<string> {
-  scriptSha ??= crypto.subtle.digest("SHA-1", new TextEncoder().encode(WRITE_SCRIPT)).then(
+/**
+ * The SHA-1 of `text` in hex, as `EVALSHA` names a script: with `node:crypto`
+ * where the runtime has it (synchronous), else with Web Crypto. `node` is for
+ * tests (`null` takes the Web Crypto path).
+ */
+export function scriptSha1(
+  text: string,
+  node: NodeCrypto | null | undefined = nodeCrypto,
+): string | Promise<string> {
+  if (node) return node.createHash("sha1").update(text).digest("hex");
+  return crypto.subtle.digest("SHA-1", new TextEncoder().encode(text)).then(
     (digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""),
   );
+}
+
+let scriptSha: string | Promise<string> | undefined;
+
+/** SHA-1 of the script, as `EVALSHA` wants it; computed once per process. */
+function writeScriptSha(): string | Promise<string> {
+  scriptSha ??= scriptSha1(WRITE_SCRIPT);
   return scriptSha;
 }
 
@@ -389,7 +403,8 @@ export class RedisSessionLogic implements ServerStore {
    * call): `EVALSHA`, then `EVAL` when the server lost its script cache.
    */
   async #eval(keys: string[], argv: string[]): Promise<unknown> {
-    const sha = await writeScriptSha();
+    const pending = writeScriptSha();
+    const sha = typeof pending === "string" ? pending : await pending;
     const tail = [String(keys.length), ...keys.map((k) => this.redisKey(k)), ...argv];
     try {
       return await this.#transport.call(this.redisKey(keys[0]), ["EVALSHA", sha, ...tail]);
