@@ -5,7 +5,8 @@
  * transaction: the old table is kept under a backup name with every row,
  * live sessions are carried over under the SHA-256 of their IDs with data and
  * flash converted, expired and deleted ones are not, and one line says what
- * happened. Two processes starting at once migrate it once. Set up with the
+ * happened; the original's cookie then opens its session through the
+ * middleware. Two processes starting at once migrate it once. Set up with the
  * original's own calls: `new PostgresStore(sql, tableName)` and
  * `await store.initSessionsTable()`.
  */
@@ -15,6 +16,7 @@ import postgres from "postgres";
 import pg from "pg";
 import { sessionKey } from "../src/session_id.ts";
 import { PostgresStore } from "../src/stores/postgres.ts";
+import { startSessionApp } from "./helpers/redis_http.ts";
 import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
 
 const NOW = Date.now();
@@ -53,6 +55,8 @@ const ORIGINAL_ROWS: Array<[string, unknown]> = [
     userId: 9,
   }],
   ["garbage______________", "not json {"],
+  // Not an ID a cookie could bring back (the original never issued one like it).
+  ["not an id", { _flash: {}, _accessed: null, _expire: null, _delete: false, x: 1 }],
 ];
 
 async function createOriginal(raw: pg.Pool, table: string): Promise<void> {
@@ -92,7 +96,7 @@ describe("PostgresStore migrates the original oak_sessions table", () => {
       assert.equal(lines.length, 1, lines.join("\n"));
       assert.match(lines[0], new RegExp(`kept as "${backup}"`));
       assert.match(lines[0], /2 live session\(s\) were carried over/);
-      assert.match(lines[0], /3 expired, deleted or unreadable/);
+      assert.match(lines[0], /4 expired, deleted or unreadable/);
       for (const [id] of ORIGINAL_ROWS) assert.ok(!lines[0].includes(id), "no ID in the line");
 
       const kept = await raw.query(`SELECT id, data FROM "${backup}" ORDER BY id`);
@@ -116,6 +120,18 @@ describe("PostgresStore migrates the original oak_sessions table", () => {
       assert.ok(second!.expiresAt > NOW + 86_000_000, "a session without expiry gets a day");
       for (const dead of ["expired______________", "deleted______________"]) {
         assert.equal(await store.get(await sessionKey(dead), NOW), null, dead);
+      }
+
+      // The original's cookie still works, through the middleware.
+      const app = await startSessionApp(store);
+      try {
+        const browser = app.client();
+        browser.cookies.set("session", "liveWithExpiry_______");
+        const r = await browser.get("/get");
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.json(), { userId: 7, cart: [{ sku: "a", qty: 2 }], name: "Zoë" });
+      } finally {
+        await app.close();
       }
 
       // It works as a normal table from now on, and a second start does not migrate again.

@@ -412,13 +412,22 @@ export class PostgresStore implements ServerStore {
       if (columns.size === 0) {
         await tx.query(this.#s.createTable, []);
       } else if (isOriginalLayout(columns)) {
-        migrated = await migrateOriginalTable(
-          tx,
-          this.tableName,
-          this.#s.createTable,
-          Date.now(),
-          this.#settings.migratedIdleMs,
-        );
+        try {
+          migrated = await migrateOriginalTable(
+            tx,
+            this.tableName,
+            this.#s.createTable,
+            Date.now(),
+            this.#settings.migratedIdleMs,
+          );
+        } catch (e) {
+          // The transaction rolls back: nothing of the migration stays.
+          throw new SessionStoreError(
+            `PostgresStore: cannot migrate table "${this.tableName}" of the original ` +
+              `oak_sessions layout (${messageOf(e)}); it was left as it was`,
+            { cause: e },
+          );
+        }
       } else {
         checkOurLayout(this.tableName, columns);
       }
@@ -430,7 +439,8 @@ export class PostgresStore implements ServerStore {
         `PostgresStore: table "${this.tableName}" had the original oak_sessions layout (id, ` +
           `data); it is kept as "${migration.backupName}", and ${migration.carried} live ` +
           `session(s) were carried over to a new "${this.tableName}" (${migration.left} expired, ` +
-          "deleted or unreadable one(s) stay only in the backup)",
+          "deleted or unreadable one(s) stay only in the backup). The backup holds the " +
+          "original session IDs in clear: drop it once you no longer need it.",
       );
     }
   }

@@ -7,55 +7,9 @@
  *
  * @module
  */
-import { sessionKey } from "../session_id.ts";
-import { emptyFields, type JsonFields, type SessionRecord } from "../store.ts";
+import { isSessionId, sessionKey } from "../session_id.ts";
+import { fromOriginalSession } from "./original_session.ts";
 import type { PgQueryable } from "./postgres_drivers.ts";
-
-/** The original's bookkeeping keys inside a session's JSON document. */
-const ORIGINAL_KEYS = new Set(["_flash", "_accessed", "_expire", "_delete"]);
-
-/**
- * One session of the original's layout as a record, or `null` when it is
- * not live at `now` (deleted, expired, or unreadable). The original kept no
- * creation time, so the absolute lifetime counts from the migration; a
- * session without an expiry (the original's default) gets `idleMs` from now.
- */
-export function convertOriginalSession(
-  dataText: unknown,
-  now: number,
-  idleMs: number,
-): SessionRecord | null {
-  if (typeof dataText !== "string") return null;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(dataText);
-  } catch {
-    return null;
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return null;
-  const d = doc as Record<string, unknown>;
-  if (d._delete === true) return null;
-  let expiresAt = now + idleMs;
-  if (d._expire !== null && d._expire !== undefined) {
-    const at = typeof d._expire === "string" ? Date.parse(d._expire) : NaN;
-    if (!Number.isFinite(at) || at <= now) return null;
-    expiresAt = at;
-  }
-  const data: JsonFields = emptyFields();
-  for (const k of Object.keys(d)) {
-    // The original removed a key set to null or undefined; JSON keeps neither as a value.
-    if (!ORIGINAL_KEYS.has(k) && d[k] !== null) data[k] = JSON.stringify(d[k]);
-  }
-  const flash: JsonFields = emptyFields();
-  const f = d._flash;
-  if (typeof f === "object" && f !== null && !Array.isArray(f)) {
-    for (const k of Object.keys(f)) {
-      const v = (f as Record<string, unknown>)[k];
-      if (v !== null && v !== undefined) flash[k] = JSON.stringify(v);
-    }
-  }
-  return { data, flash, createdAt: now, expiresAt: Math.floor(expiresAt) };
-}
 
 /** What a migration did, for the line the store logs. */
 export interface OriginalMigration {
@@ -100,9 +54,8 @@ export async function migrateOriginalTable(
   const rows: Array<Record<string, unknown>> = [];
   let left = 0;
   for (const [id, data] of old.rows) {
-    const record = typeof id === "string" && id !== ""
-      ? convertOriginalSession(data, now, idleMs)
-      : null;
+    // Only IDs a cookie can carry back are worth carrying over.
+    const record = isSessionId(id) ? fromOriginalSession(data, now, idleMs) : null;
     if (record === null) {
       left++;
       continue;
