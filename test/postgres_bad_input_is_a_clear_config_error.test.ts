@@ -40,21 +40,10 @@ describe("PostgresStore: bad input is a clear SessionConfigError", () => {
   it("refuses objects that are no supported driver, naming the ones it takes", () => {
     // The shapes of a SQLite database (better-sqlite3, node:sqlite) and a Redis client.
     const sqlite = { prepare: () => {}, exec: () => {}, close: () => {} };
-    {
-      for (
-        const wrong of [
-          undefined,
-          null,
-          {},
-          "postgres://postgres@127.0.0.1/test",
-          42,
-          () => {},
-          sqlite,
-          { get: () => {}, set: () => {}, sendCommand: () => {} },
-        ]
-      ) {
-        assert.throws(make(wrong), configError(/postgres\.js.*pg.*Pool/), String(wrong));
-      }
+    const redis = { get: () => {}, set: () => {}, sendCommand: () => {} };
+    const wrongs = [undefined, null, {}, "postgres://postgres@127.0.0.1/test", 42, () => {}];
+    for (const wrong of [...wrongs, sqlite, redis]) {
+      assert.throws(make(wrong), configError(/postgres\.js.*pg.*Pool/), String(wrong));
     }
   });
 
