@@ -316,9 +316,11 @@ if (deno === undefined) {
       }
     });
 
-    it("a value of the wrong kind gives a SessionConfigError that says what to pass", () => {
+    it("a value of the wrong kind gives a SessionConfigError that says what to pass", async () => {
+      // Settled (and its handle closed) before the test ends.
+      const pending = deno.openKv(join(dir, "promise.db"));
       const cases: Array<[unknown, RegExp]> = [
-        [deno.openKv(join(dir, "promise.db")).then((kv) => kv.close()), /got a Promise; await it/],
+        [pending, /got a Promise; await it/],
         ["./sessions.db", /got a string; to open a file, use await DenoKvStore.open\(path\)/],
         [undefined, /expected an open Deno\.Kv/],
         [{ get() {} }, /without getMany\/set\/delete\/atomic\/list/],
@@ -335,6 +337,7 @@ if (deno === undefined) {
         (e: unknown) =>
           e instanceof SessionConfigError && /prefix must be an array/.test(e.message),
       );
+      (await pending).close();
     });
   });
 }
