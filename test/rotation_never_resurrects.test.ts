@@ -36,6 +36,7 @@ import {
   type RedisTargets,
   uniquePrefix,
 } from "./helpers/redis_targets.ts";
+import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
 
 function fields(entries: Record<string, unknown>): JsonFields {
   const out = emptyFields();
@@ -288,6 +289,27 @@ rotationProperties("SqliteStore", async () => {
     },
   };
 });
+
+// ---- PostgresStore on the machine's PostgreSQL, with each driver: a table
+// of its own, dropped at the end.
+
+for (const target of postgresTargets) {
+  rotationProperties(`PostgresStore (${target.name})`, async () => {
+    const table = uniqueTable("rotate");
+    const { store, close } = await target.open(table);
+    await store.initSessionsTable();
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        await close();
+        const raw = rawPool();
+        await dropTables(raw, table);
+        await raw.end();
+      },
+    };
+  });
+}
 
 // ---- The shared Redis (node-redis RESP3 and RESP2, ioredis, Webdis) and a
 // 3-master Redis Cluster: each opened once, on first use, closed at the end.
