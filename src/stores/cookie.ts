@@ -160,7 +160,9 @@ export class CookieStore implements ClientStore {
         return null;
       }
     }
-    const opened = await unseal(this.#keys, parts.join(""), this.cookieName, now);
+    // Ready at once with node:crypto: awaited only when it is a promise.
+    const unsealed = unseal(this.#keys, parts.join(""), this.cookieName, now);
+    const opened = unsealed instanceof Promise ? await unsealed : unsealed;
     // Only this store seals, so the ID has our shape; checked anyway, as the
     // middleware trusts it as a session ID.
     return opened && isSessionId(opened.session.id) ? opened : null;
@@ -176,7 +178,8 @@ export class CookieStore implements ClientStore {
     session: SealedSession,
     cookieOptions: Record<string, unknown>,
   ): Promise<void> {
-    const sealed = await seal(this.#keys, session, this.cookieName, { compress: this.#compress });
+    const sealing = seal(this.#keys, session, this.cookieName, { compress: this.#compress });
+    const sealed = sealing instanceof Promise ? await sealing : sealing;
     if (sealed.length > this.maxSealedLength) {
       throw new SessionTooLargeError(
         `CookieStore: the session seals to ${sealed.length} bytes, over the limit of ` +
