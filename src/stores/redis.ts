@@ -13,6 +13,7 @@ import {
   RedisSessionLogic,
   type RedisTransport,
 } from "./redis_logic.ts";
+import type { OriginalRedisKeysOptions } from "./redis_original.ts";
 
 /**
  * Options of {@link RedisStore}.
@@ -21,7 +22,7 @@ import {
  * const store = new RedisStore(redis, { keyPrefix: "shop_session_", timeoutMs: 2000 });
  * ```
  */
-export interface RedisStoreOptions {
+export interface RedisStoreOptions extends OriginalRedisKeysOptions {
   /** Prefix of every session's Redis key. Default `"session_"`. */
   keyPrefix?: string;
   /**
@@ -73,13 +74,13 @@ export class RedisStore extends RedisSessionLogic {
         "RedisStore: the second argument must be a key prefix string or an options object",
       );
     }
-    const { keyPrefix, timeoutMs } = checkRedisOptions("RedisStore", options);
+    const { keyPrefix, timeoutMs, original } = checkRedisOptions("RedisStore", options);
     const { send, cluster } = adapt(client);
     const transport: RedisTransport = {
       call: (key, args) => withTimeout(send(key, args), timeoutMs),
       cluster,
     };
-    super(transport, { keyPrefix, storeName: "RedisStore" });
+    super(transport, { keyPrefix, storeName: "RedisStore", original });
   }
 }
 

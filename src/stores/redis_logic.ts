@@ -40,6 +40,11 @@ import {
   type SessionChange,
   type SessionRecord,
 } from "../store.ts";
+import {
+  checkOriginalKeysOptions,
+  OriginalRedisKeys,
+  type OriginalRedisKeysSettings,
+} from "./redis_original.ts";
 import { type NodeCrypto, nodeCrypto } from "../node_builtins.ts";
 
 /**
@@ -251,16 +256,25 @@ export interface RedisSessionLogicOptions {
   keyPrefix: string;
   /** Name used in error messages, e.g. `RedisStore`. */
   storeName: string;
+  /** Convert the original oak_sessions' keys on a miss (see `redis_original.ts`). */
+  original?: OriginalRedisKeysSettings | null;
 }
 
 /**
  * The options both Redis stores share, checked: `keyPrefix` (default
- * `"session_"`) and `timeoutMs` (default 5000).
+ * `"session_"`), `timeoutMs` (default 5000), and those of the original's
+ * keys (`originalKeyPrefix`, `log`, `migratedIdleSeconds`).
  */
 export function checkRedisOptions(
   storeName: string,
-  options: { keyPrefix?: unknown; timeoutMs?: unknown },
-): { keyPrefix: string; timeoutMs: number } {
+  options: {
+    keyPrefix?: unknown;
+    timeoutMs?: unknown;
+    originalKeyPrefix?: unknown;
+    log?: unknown;
+    migratedIdleSeconds?: unknown;
+  },
+): { keyPrefix: string; timeoutMs: number; original: OriginalRedisKeysSettings | null } {
   const keyPrefix = options.keyPrefix ?? "session_";
   if (typeof keyPrefix !== "string") {
     throw new SessionConfigError(
@@ -273,7 +287,7 @@ export function checkRedisOptions(
       `${storeName}: timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
     );
   }
-  return { keyPrefix, timeoutMs };
+  return { keyPrefix, timeoutMs, original: checkOriginalKeysOptions(storeName, options) };
 }
 
 /**
@@ -291,6 +305,7 @@ export class RedisSessionLogic implements ServerStore {
   readonly #prefix: string;
   readonly #name: string;
   readonly #cluster: boolean;
+  readonly #original: OriginalRedisKeys | null;
 
   /** The session operations over `transport`, under `options.keyPrefix`. */
   constructor(transport: RedisTransport, options: RedisSessionLogicOptions) {
@@ -304,6 +319,14 @@ export class RedisSessionLogic implements ServerStore {
     this.#prefix = options.keyPrefix;
     this.#name = options.storeName;
     this.#cluster = transport.cluster === true;
+    this.#original = options.original
+      ? new OriginalRedisKeys({
+        storeName: options.storeName,
+        cluster: this.#cluster,
+        command: (redisKey, args) => this.#transport.call(redisKey, args),
+        create: (key, record, now) => this.create(key, record, now),
+      }, options.original)
+      : null;
   }
 
   /** The Redis key of session `key`. */
@@ -314,7 +337,12 @@ export class RedisSessionLogic implements ServerStore {
   /** The session under `key`, or `null` when it is missing or expired at `now`. One HGETALL. */
   async get(key: string, now: number): Promise<SessionRecord | null> {
     const reply = await this.#call(key, ["HGETALL", this.redisKey(key)]);
-    return this.#decode(reply, "HGETALL", now);
+    const record = this.#decode(reply, "HGETALL", now);
+    // A miss may be a session the original library wrote: convert its keys, read again.
+    if (record === null && this.#original !== null && await this.#original.afterMiss(now)) {
+      return this.#decode(await this.#call(key, ["HGETALL", this.redisKey(key)]), "HGETALL", now);
+    }
+    return record;
   }
 
   /** A hash reply as a session record, or `null` when it holds no live session. */

@@ -14,6 +14,7 @@ import {
   RedisSessionLogic,
   type RedisTransport,
 } from "./redis_logic.ts";
+import type { OriginalRedisKeysOptions } from "./redis_original.ts";
 import {
   openExchange,
   type WebdisExchange,
@@ -35,7 +36,7 @@ export type { WebdisTransportName } from "./webdis_transport.ts";
  * });
  * ```
  */
-export interface WebdisStoreOptions {
+export interface WebdisStoreOptions extends OriginalRedisKeysOptions {
   /** Where Webdis listens, e.g. `"http://127.0.0.1:7379"` (a path prefix is kept). */
   url: string;
   /** Prefix of every session's Redis key. Default `"session_"`. */
@@ -98,7 +99,7 @@ export class WebdisStore extends RedisSessionLogic {
         'WebdisStore: pass an options object, e.g. new WebdisStore({ url: "http://127.0.0.1:7379" })',
       );
     }
-    const { keyPrefix, timeoutMs } = checkRedisOptions("WebdisStore", options);
+    const { keyPrefix, timeoutMs, original } = checkRedisOptions("WebdisStore", options);
     const maxConnections = options.maxConnections ?? 16;
     if (
       typeof maxConnections !== "number" || !Number.isInteger(maxConnections) ||
@@ -115,7 +116,7 @@ export class WebdisStore extends RedisSessionLogic {
       openExchange(options.transport, { ...target, maxConnections }),
       target.shown,
     );
-    super(transport, { keyPrefix, storeName: "WebdisStore" });
+    super(transport, { keyPrefix, storeName: "WebdisStore", original });
     this.#transport = transport;
   }
 
