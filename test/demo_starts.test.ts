@@ -1,6 +1,8 @@
 /**
- * `npm start` works as a newcomer meets it: the demo prints its URL and store,
- * serves the page, and Ctrl-C stops it with exit code 0 and no stack trace.
+ * `npm start` works as a newcomer meets it: the demo prints its URL and store
+ * only once its port accepts connections (a visitor who follows the URL at
+ * once is never refused), serves the page, and Ctrl-C stops it with exit
+ * code 0 and no stack trace.
  * A missing setting or a busy port ends it with a message, exit code 1, and
  * no stack trace either. Runs on Node and on Deno (it spawns Node either way,
  * as `npm start` does).
@@ -8,7 +10,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./helpers/oak_server.ts";
 
@@ -70,6 +72,18 @@ function startDemo(env: Record<string, string>): Demo {
 
 const STACK = /^\s+at /m;
 
+/** One TCP connection attempt to 127.0.0.1:`port`, no retry: the error code if refused. */
+function connectOnce(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
 describe("the demo started as npm start does", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`serves its page, then stops on ${signal} with exit code 0 and no stack trace`, async () => {
@@ -77,6 +91,9 @@ describe("the demo started as npm start does", () => {
       const demo = startDemo({ PORT: String(port), STORE: "memory" });
       try {
         const url = await demo.url;
+        // At once, as a newcomer clicking the URL: the port must already accept.
+        const refused = await connectOnce(port);
+        assert.equal(refused, undefined, "the demo printed its URL before its port accepted");
         assert.equal(url, `http://localhost:${port}/`);
         const res = await fetch(`http://127.0.0.1:${port}/`);
         assert.equal(res.status, 200);

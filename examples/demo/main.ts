@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import process from "node:process";
 import { isStoreKind, type OpenStore, openStore, STORE_KINDS, StoreSetupError } from "../stores.ts";
 
@@ -81,11 +81,48 @@ if (busy) {
   );
 }
 
+/**
+ * Resolves once a TCP connection to the demo's own socket succeeds. Oak's
+ * "listen" event comes when Oak has asked Node to listen, and Node binds the
+ * socket a moment later (after resolving the host), so a URL printed on the
+ * event alone can be refused by a quick first visitor. Each refusal retries
+ * on the next turn of the event loop, not after a delay; the bind is
+ * already queued, so this ends within a turn or two (10 s bounds a bind
+ * that never comes).
+ */
+async function untilAccepting(host: string, port: number): Promise<void> {
+  // A wildcard address is reached through the loopback of its family.
+  const target = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      const socket = connect({ host: target, port });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.once("error", resolve);
+    });
+    if (!error) return;
+    if (error.code !== "ECONNREFUSED" || Date.now() > deadline || stopping) throw error;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 app.addEventListener("listen", () => {
-  const host = hostname === "127.0.0.1" ? "localhost" : hostname;
-  console.log(`oak-sessions demo: http://${host}:${port}/`);
-  console.log(`store: ${opened.description}`);
-  console.log("Ctrl-C to stop");
+  untilAccepting(hostname, port).then(
+    () => {
+      const host = hostname === "127.0.0.1" ? "localhost" : hostname;
+      console.log(`oak-sessions demo: http://${host}:${port}/`);
+      console.log(`store: ${opened.description}`);
+      console.log("Ctrl-C to stop");
+    },
+    (error: NodeJS.ErrnoException) => {
+      if (stopping) return;
+      console.error(`the demo did not start listening on ${hostname}:${port}: ${error.message}`);
+      void stop(1);
+    },
+  );
 });
 
 await app.listen({ port, hostname, signal: controller.signal });
