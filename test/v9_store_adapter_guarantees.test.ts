@@ -216,7 +216,10 @@ describe("fromV9Store: what holds in one process and what does not across proces
     await v9.createSession(live, doc(null, { userId: 7 }));
     await v9.createSession(dead, doc(new Date(NOW - 1).toISOString(), { userId: 8 }));
     const store = fromV9Store(v9, { migratedIdleSeconds: 120 });
-    assert.equal(await store.carryOver([live, dead, "absent0absent0absent0"], NOW), 1);
+    assert.deepEqual(await store.carryOver([live, dead, "absent0absent0absent0"], NOW), {
+      moved: 1,
+      failed: 0,
+    });
     const got = await store.get(await sessionKey(live), NOW);
     assert.deepEqual(values(got!.data), { userId: 7 });
     assert.deepEqual(values(got!.flash), { notice: "Saved!" });

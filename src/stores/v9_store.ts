@@ -38,7 +38,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { sessionKey } from "../session_id.ts";
+import { isSessionId, sessionKey } from "../session_id.ts";
 import { applyChange, type ServerStore, type SessionChange, type SessionRecord } from "../store.ts";
 import {
   fromOriginalSession,
@@ -201,28 +201,42 @@ export class V9StoreAdapter implements ServerStore {
    * plain IDs) to the keys this library reads them by, the SHA-256 of the
    * IDs, so those users stay logged in with the cookies they have. Give it
    * the IDs (the original's interface cannot list them; list them from the
-   * backend). Expired or deleted ones are removed. Returns how many moved.
+   * backend; what is not shaped like an ID is skipped). Expired or deleted
+   * ones are removed. A session the store fails
+   * to read or write is left as it was and counted in `failed` (call again
+   * for those: moved ones are no longer under their plain IDs).
    *
    * ```ts
-   * const moved = await store.carryOver(await listIdsFromMyBackend());
+   * const { moved, failed } = await store.carryOver(await listIdsFromMyBackend());
    * ```
    */
-  async carryOver(ids: Iterable<string>, now: number = Date.now()): Promise<number> {
+  async carryOver(
+    ids: Iterable<string>,
+    now: number = Date.now(),
+  ): Promise<{ moved: number; failed: number }> {
     let moved = 0;
+    let failed = 0;
     for (const id of ids) {
-      if (typeof id !== "string" || id === "") continue;
+      // A value no cookie can carry to the middleware is never looked up: left as it is.
+      if (!isSessionId(id)) continue;
       const key = await sessionKey(id);
-      const done = await this.#serial([id, key], async () => {
-        const doc = await this.#call("getSessionById", id);
-        if (doc === null || doc === undefined) return false;
-        const record = fromOriginalSession(doc, now, this.#idleMs);
-        if (record !== null) await this.#call("createSession", key, toOriginalSession(record, now));
-        await this.#call("deleteSession", id);
-        return record !== null;
-      });
-      if (done) moved++;
+      try {
+        const done = await this.#serial([id, key], async () => {
+          const doc = await this.#call("getSessionById", id);
+          if (doc === null || doc === undefined) return false;
+          const record = fromOriginalSession(doc, now, this.#idleMs);
+          if (record !== null) {
+            await this.#call("createSession", key, toOriginalSession(record, now));
+          }
+          await this.#call("deleteSession", id);
+          return record !== null;
+        });
+        if (done) moved++;
+      } catch {
+        failed++;
+      }
     }
-    return moved;
+    return { moved, failed };
   }
 
   async #read(key: string, now: number): Promise<SessionRecord | null> {
