@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
+import postgres from "postgres";
 import { countRequests, type Counts, RedisMonitor, total } from "./counts.ts";
 import { hasWrk, type LoadResult, type LoadTool, prime, runLoad } from "./load.ts";
 import {
@@ -162,6 +163,7 @@ const tool: LoadTool = flags.tool === undefined
   ? flags.tool
   : fail("--tool must be wrk or autocannon");
 if (tool === "wrk" && !hasWrk()) fail("--tool wrk: wrk is not installed (apt-get install wrk)");
+const postgresUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const redisUrl = new URL(flags["redis-url"] ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 redisUrl.pathname = `/${redisDb}`;
 const outDir = flags["out-dir"];
@@ -223,6 +225,19 @@ async function clearRedis(): Promise<void> {
     }
   } finally {
     client.destroy();
+  }
+}
+
+/** Whether the PostgreSQL of the postgres subjects answers (DATABASE_URL, as they use it). */
+async function postgresReachable(): Promise<boolean> {
+  const sql = postgres(postgresUrl, { connect_timeout: 2, max: 1, onnotice: () => {} });
+  try {
+    await sql`SELECT 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 0 });
   }
 }
 
@@ -324,6 +339,11 @@ async function main(): Promise<void> {
       notes.push("Webdis is not installed (/usr/bin/webdis), so the webdis rows are left out.");
       log("webdis: not installed; its rows are left out");
     }
+  }
+  if (subjects.some((s) => s.store === "postgres") && !(await postgresReachable())) {
+    subjects = subjects.filter((s) => s.store !== "postgres");
+    notes.push("PostgreSQL is not reachable (DATABASE_URL), so the postgres rows are left out.");
+    log("postgres: not reachable; its rows are left out");
   }
   if (subjects.some((s) => s.needs)) await clearRedis();
   tempDir = mkdtempSync(join(tmpdir(), "oak-sessions-bench-"));

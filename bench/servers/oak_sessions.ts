@@ -1,6 +1,6 @@
 /**
  * Oak with oak-sessions on the store named by `STORE` (memory, cookie,
- * sqlite, redis, webdis), opened by `examples/stores.ts` with its usual
+ * sqlite, redis, webdis, postgres), opened by `examples/stores.ts` with its usual
  * environment (`SQLITE_FILE`, `REDIS_URL`, `WEBDIS_URL`, `COOKIE_SECRET`).
  * Runs on Node (`node --import tsx`) and on Deno (`deno run`); on Deno the
  * SQLite store runs on `node:sqlite`, which Deno has built in
@@ -13,6 +13,7 @@
  * @module
  */
 import Database from "better-sqlite3";
+import postgres from "postgres";
 import { isStoreKind, type OpenStore, openStore } from "../../examples/stores.ts";
 import { Session, SqliteStore } from "../../mod.ts";
 import type { SqliteDatabase } from "../../mod.ts";
@@ -80,10 +81,26 @@ announce(server.port, async () => {
   await opened.close();
 });
 
-/** A store from examples/stores.ts; for SQLite (better-sqlite3), with its statements counted. */
-function openCounted(kind: Parameters<typeof openStore>[0], counts: CallCounts) {
+/**
+ * A store from examples/stores.ts; for SQLite (better-sqlite3), with its
+ * statements counted; for PostgreSQL, in a table of this server's own,
+ * dropped when it stops.
+ */
+async function openCounted(kind: Parameters<typeof openStore>[0], counts: CallCounts) {
   if (kind === "sqlite") countStatements(Database.prototype, counts);
-  return openStore(kind);
+  if (kind !== "postgres") return openStore(kind);
+  const table = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const opened = await openStore(kind, { ...process.env, POSTGRES_TABLE: table });
+  return {
+    ...opened,
+    close: async () => {
+      await opened.close();
+      const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`DROP TABLE IF EXISTS "${table}"`).catch(() => {});
+      await sql.end({ timeout: 1 });
+    },
+  };
 }
 
 /** SqliteStore on Deno's built-in `node:sqlite`, at `SQLITE_FILE`, its statements counted. */
