@@ -97,4 +97,8 @@ export {
   type V9StoreOptions,
 } from "./src/stores/v9_store.ts";
 export type { OriginalSessionData } from "./src/stores/original_session.ts";
+export type {
+  OriginalRedisKeysOptions,
+  OriginalRedisKeysSettings,
+} from "./src/stores/redis_original.ts";
 export type { SessionContext, SessionOfState } from "./src/oak_context.ts";

@@ -46,8 +46,11 @@ export interface OriginalRedisKeysOptions {
 
 /** The checked form of {@link OriginalRedisKeysOptions}; `null` when off. */
 export interface OriginalRedisKeysSettings {
+  /** The original's key prefix. */
   prefix: string;
+  /** Where conversions are reported. */
   log: (line: string) => void;
+  /** The idle lifetime, in milliseconds, of converted sessions without expiry. */
   idleMs: number;
 }
 
