@@ -16,6 +16,7 @@ import {
   moveSession as moveSessionOf,
   type RequestState,
 } from "./request_state.ts";
+import { RequestCookies } from "./request_cookies.ts";
 import { isSessionId, sessionKey } from "./session_id.ts";
 import type {
   ClientStore,
@@ -47,14 +48,19 @@ export interface OakContextLike {
 
 /**
  * An Oak middleware (fits `app.use` and `router.get(path, middleware, handler)`).
- * Its context type names the session at `state.session`, so Oak's router
- * infers the state of the handlers after it: `ctx.state.session` is typed
- * `S` there without a cast, whichever Oak (npm or JSR) and import name.
+ * Its second signature names the session at `state.session`, so Oak's router
+ * infers the state of the handlers after it from that one (TypeScript infers
+ * from the last signature): `ctx.state.session` is typed `S` there without a
+ * cast, whichever Oak (npm or JSR) and import name. The first keeps it
+ * usable where that inference cannot apply, such as a `Router<{ user: string }>`
+ * whose state type names no session.
  */
-export type SessionMiddleware<S = unknown> = (
-  ctx: OakContextLike & { state: { session: S } },
-  next: () => Promise<unknown>,
-) => Promise<void>;
+export type SessionMiddleware<S = unknown> =
+  & ((ctx: OakContextLike, next: () => Promise<unknown>) => Promise<void>)
+  & ((
+    ctx: OakContextLike & { state: { session: S } },
+    next: () => Promise<unknown>,
+  ) => Promise<void>);
 
 /**
  * What a request did to its session, decided at commit; acted on by a
@@ -164,7 +170,7 @@ export class SessionEngine<S> {
     this.#idPattern = new RegExp(
       `(?:^|;) *${this.options.cookieName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}=([^;]*)`,
     );
-    this.middleware = async (ctx, next) => {
+    this.middleware = async (ctx: OakContextLike, next: () => Promise<unknown>) => {
       const state = await this.load(ctx);
       const session = hooks.wrap(this, state);
       ctx.state.session = session;
@@ -194,10 +200,12 @@ export class SessionEngine<S> {
     const store = this.store;
     let state: RequestState | undefined;
     let sawCookie = false;
+    let jar: CookieJar | undefined;
     if (isClientStore(store)) {
+      jar = this.#requestCookies(ctx);
       let found;
       try {
-        found = await store.read(ctx.cookies, now);
+        found = await store.read(jar, now);
       } catch (error) {
         throw asStoreError(error, "reading the session cookie");
       }
@@ -209,7 +217,7 @@ export class SessionEngine<S> {
       }
       // A cookie that did not open (tampered, expired, an old key) is cleared.
       sawCookie = found !== null ||
-        await ctx.cookies.get(store.cookieName, { signed: false }) !== undefined;
+        await jar.get(store.cookieName, { signed: false }) !== undefined;
     } else {
       let id = this.#readIdCookie(ctx);
       if (id === null) {
@@ -233,6 +241,7 @@ export class SessionEngine<S> {
       state.deadCookie = sawCookie;
     }
     state.sawCookie = sawCookie;
+    state.jar = jar;
     return state;
   }
 
@@ -249,6 +258,16 @@ export class SessionEngine<S> {
     const header = headers.get("cookie");
     if (header === null) return undefined;
     return this.#idPattern.exec(header)?.[1];
+  }
+
+  /**
+   * The request's cookies for a client-side store: unsigned ones read from
+   * the Cookie header once, signed ones (the app has `keys`) through Oak's jar.
+   */
+  #requestCookies(ctx: OakContextLike): CookieJar {
+    const headers = ctx.request.headers;
+    if (headers === undefined) return ctx.cookies;
+    return new RequestCookies(ctx.cookies, headers.get("cookie"), ctx.app?.keys !== undefined);
   }
 
   /** What the request did to its session. */
@@ -370,12 +389,13 @@ export class SessionEngine<S> {
     s: RequestState,
     outcome: SessionOutcome,
   ): Promise<void> {
+    const jar = s.jar ?? ctx.cookies;
     switch (outcome.action) {
       case "none":
         return;
       case "create":
         return await store.write(
-          ctx.cookies,
+          jar,
           { id: idOf(s), ...outcome.record },
           this.#cookieOptions(ctx, outcome.record.expiresAt),
         );
@@ -390,11 +410,11 @@ export class SessionEngine<S> {
           createdAt: s.record.createdAt,
           expiresAt: change.expiresAt,
         };
-        return await store.write(ctx.cookies, record, this.#cookieOptions(ctx, change.expiresAt));
+        return await store.write(jar, record, this.#cookieOptions(ctx, change.expiresAt));
       }
       case "retire":
       case "forget":
-        return await store.clear(ctx.cookies, this.#cookieOptions(ctx, undefined));
+        return await store.clear(jar, this.#cookieOptions(ctx, undefined));
     }
   }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { JsonFields, SessionRecord } from "./store.ts";
+import type { CookieJar, JsonFields, SessionRecord } from "./store.ts";
 import { emptyFields } from "./store.ts";
 import { newSessionId } from "./session_id.ts";
 
@@ -28,6 +28,8 @@ export interface RequestState {
   retiredKey: string | undefined;
   /** Whether this request ended a session of the client's cookie store (cleared at commit). */
   retired: boolean;
+  /** The request's cookies as a client-side store reads them (parsed once per request). */
+  jar: CookieJar | undefined;
   /** The request carried a session cookie (its response varies with it: `Vary: Cookie`). */
   sawCookie: boolean;
   /** The request's session cookie led nowhere (unknown, expired): cleared unless a session is stored. */
@@ -60,6 +62,7 @@ export function freshState(now: number, id?: string): RequestState {
     movedFrom: undefined,
     retiredKey: undefined,
     retired: false,
+    jar: undefined,
     sawCookie: false,
     deadCookie: false,
     record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
@@ -128,7 +131,10 @@ export function idOf(state: RequestState): string {
 export function endSession(state: RequestState, now: number): void {
   const ended = state.movedFrom ?? state.retiredKey ?? (state.stored ? state.key : undefined);
   const wasStored = state.stored || state.retired || state.movedFrom !== undefined;
+  const { jar, sawCookie } = state;
   Object.assign(state, freshState(now));
+  state.jar = jar;
+  state.sawCookie = sawCookie;
   state.retiredKey = ended;
   state.retired = wasStored;
   state.touched = true;
