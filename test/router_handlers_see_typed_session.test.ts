@@ -54,6 +54,23 @@ describe("router handlers see the typed session", () => {
     }
   });
 
+  it("fits a router whose own state type names no session", async () => {
+    const session = new Session();
+    const router = new Router<{ user: string }>();
+    router.get("/", session.initMiddleware(), (ctx) => {
+      const user: string = ctx.state.user ?? "nobody";
+      ctx.response.body = user;
+    });
+    const app = new Application<{ user: string }>({ state: { user: "ann" } });
+    app.use(router.routes());
+    const server = await serve(app);
+    try {
+      assert.equal((await new CookieClient(server.url).get("/")).text, "ann");
+    } finally {
+      server.close();
+    }
+  });
+
   it("leaves the untyped session untyped: the seed's arithmetic compiles", async () => {
     const session = new Session();
     const router = new Router();
