@@ -246,9 +246,11 @@ describe("SqliteStore refuses what is not a supported driver", () => {
 describe("SqliteStore and a table of another schema", () => {
   it("refuses it with a SessionConfigError and leaves it untouched", async () => {
     const raw = await openDb(":memory:");
-    // The shape of a sessions table from an older library: no key, flash or expiry.
-    raw.exec("CREATE TABLE sessions (id TEXT, data TEXT)");
-    raw.prepare("INSERT INTO sessions VALUES (?, ?)").run("abc", "{}");
+    // A sessions table of another library: no key, flash or expiry. (The
+    // original oak_sessions' own `id TEXT, data TEXT` is migrated instead:
+    // sqlite_migrates_the_original_table.test.ts.)
+    raw.exec("CREATE TABLE sessions (id TEXT, data TEXT, expires INTEGER)");
+    raw.prepare("INSERT INTO sessions (id, data) VALUES (?, ?)").run("abc", "{}");
     assert.throws(
       () => new SqliteStore(raw),
       (e: unknown) =>
