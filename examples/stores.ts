@@ -126,20 +126,25 @@ export async function openStore(
     }
     case "webdis": {
       const url = env.WEBDIS_URL ?? "http://127.0.0.1:7379";
+      // Shown to a person: never a URL that may hold a password.
+      const where = url.includes("@") ? "the WEBDIS_URL given" : url;
+      const store = new WebdisStore({ url });
       try {
-        const res = await fetch(`${url}/PING`, { signal: AbortSignal.timeout(3000) });
-        await res.body?.cancel();
-        if (!res.ok) throw new Error(`status ${res.status}`);
-      } catch {
+        // A read through the store itself, so credentials and the ACL are checked too.
+        await store.get("startup_probe", Date.now());
+      } catch (error) {
+        await store.close();
         throw new StoreSetupError(
-          `STORE=webdis: cannot reach Webdis at ${url}; start it (webdis) or set WEBDIS_URL`,
+          `STORE=webdis: cannot use Webdis at ${where} (${
+            (error as Error).message
+          }); start it (webdis) or set WEBDIS_URL`,
         );
       }
       return {
         kind,
-        store: new WebdisStore({ url }),
-        description: `WebdisStore (${url})`,
-        close: () => Promise.resolve(),
+        store,
+        description: `WebdisStore (${where}, ${store.transport})`,
+        close: () => store.close(),
       };
     }
     case "postgres": {
