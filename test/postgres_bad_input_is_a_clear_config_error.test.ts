@@ -14,6 +14,7 @@ import { SessionConfigError, SessionStoreError } from "../src/errors.ts";
 import { PostgresStore } from "../src/stores/postgres.ts";
 import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
 import { freePort } from "./helpers/oak_server.ts";
+import { openStore, StoreSetupError } from "../examples/stores.ts";
 
 // deno-lint-ignore no-explicit-any
 const make = (db: unknown, ...rest: any[]) => () => new PostgresStore(db as never, ...rest);
@@ -163,5 +164,24 @@ describe("PostgresStore: bad input is a clear SessionConfigError", () => {
       await sql.end({ timeout: 0 });
       await pool.end();
     }
+  });
+
+  it("the demo's STORE=postgres stops with what to do, without the password", async () => {
+    const port = await freePort();
+    await assert.rejects(
+      openStore("postgres", {
+        DATABASE_URL: `postgres://postgres:s3cret-pw@127.0.0.1:${port}/test`,
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof StoreSetupError, String(e));
+        assert.match(e.message, /STORE=postgres: cannot use PostgreSQL at .*set DATABASE_URL/);
+        assert.ok(!e.message.includes("s3cret-pw"), e.message);
+        return true;
+      },
+    );
+    await assert.rejects(
+      openStore("postgres", { POSTGRES_TABLE: "no such; table" }),
+      (e: unknown) => e instanceof StoreSetupError && /not an identifier/.test(e.message),
+    );
   });
 });
