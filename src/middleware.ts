@@ -17,7 +17,7 @@ import {
   type RequestState,
 } from "./request_state.ts";
 import { RequestCookies } from "./request_cookies.ts";
-import { isSessionId, sessionKey } from "./session_id.ts";
+import { isOriginalSessionId, isSessionId, sessionKey } from "./session_id.ts";
 import type {
   ClientStore,
   CookieJar,
@@ -307,7 +307,14 @@ export class SessionEngine<S> {
    * (a read): the request then pays no promise for its commit.
    */
   commit(ctx: OakContextLike, s: RequestState): Promise<void> | undefined {
-    if (ctx.state.rotate_session_key === true) moveSessionOf(s);
+    // A session carried over from the original library still has its shorter
+    // ID: it moves to one of ours now, as a rotation (only if it still exists).
+    if (
+      ctx.state.rotate_session_key === true ||
+      (s.stored && s.key !== undefined && isOriginalSessionId(s.id as string))
+    ) {
+      moveSessionOf(s);
+    }
     const now = this.now();
     const outcome = this.outcome(s, now);
     // Once per response, here: Headers are slow to read and write.

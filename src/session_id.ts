@@ -23,6 +23,14 @@ export function newSessionId(): string {
 }
 
 /**
+ * Whether `id` is one of the original library's shorter IDs (carried over by
+ * an upgrade): such a session moves to an ID of ours on its first request.
+ */
+export function isOriginalSessionId(id: string): boolean {
+  return id.length !== 43;
+}
+
+/**
  * Whether `value` has the shape of an ID we issue, or of one the original
  * oak_sessions issued (garbage never reaches a store).
  */

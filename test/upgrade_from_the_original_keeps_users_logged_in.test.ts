@@ -3,8 +3,9 @@
  * stores hold live sessions exactly as the original (v9) wrote them: its
  * SQLite table, its Redis keys, and a user's own store of its interface.
  * Our middleware starts on a real Oak server over each, and a browser that
- * still holds the original's cookie (its nanoid(21) ID, unchanged) finds its
- * data and its flash value, keeps working with it, and can log out. Expired
+ * still holds the original's cookie (its nanoid(21) ID) finds its data and
+ * its flash value, gets an ID of ours on that first request (the old one then
+ * opens nothing), keeps working with it, and can log out. Expired
  * and deleted sessions stay gone; the SQLite backup table exists; a table of
  * an unknown shape still stops the app at start.
  */
@@ -74,7 +75,11 @@ async function assertUpgraded(store: SessionStore): Promise<void> {
     const me = await ann.get("/me");
     assert.equal(me.status, 200);
     assert.deepEqual(me.json(), { userId: data.userId, name: data.name, notice: flash.notice });
-    assert.equal(ann.cookies.get("session"), first, "the same cookie value keeps working");
+    // The carried-over session moves to an ID of ours on that first request,
+    // as a rotation: the browser gets the new cookie, the old ID opens nothing.
+    const moved = ann.cookies.get("session");
+    assert.ok(moved !== undefined && moved !== first && moved.length === 43, String(moved));
+    assert.deepEqual((await browser(server.url, first).get("/me")).json(), { notice: null });
     // The flash was consumed by that read; the data stays.
     assert.deepEqual((await ann.get("/me")).json(), {
       userId: data.userId,
