@@ -38,6 +38,7 @@ const READS = new Set([
 
 /** One command Redis ran. */
 export interface RedisCommand {
+  /** The command, in upper case (`HGETALL`). */
   name: string;
   /** Sent by a client (a round trip), or run by a Lua script. */
   fromScript: boolean;
@@ -87,6 +88,7 @@ export class RedisMonitor {
     return taken;
   }
 
+  /** End the monitoring connection. */
   close(): void {
     this.#socket.destroy();
   }
@@ -94,6 +96,7 @@ export class RedisMonitor {
 
 /** What one subject did per request in one scenario. */
 export interface Counts {
+  /** How many requests were counted. */
   requests: number;
   /** Store calls per request, by method (`get`, `update`, ...); absent (or empty) when no store is counted. */
   ops?: Record<string, number>;

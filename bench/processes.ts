@@ -27,8 +27,11 @@ export function freePort(): Promise<number> {
 
 /** A running benchmark server. */
 export interface ServerProcess {
+  /** Its name in the run (`oak-bare`, `oak-deno-memory`). */
   readonly id: string;
+  /** `http://127.0.0.1:<port>`. */
   readonly url: string;
+  /** Its process ID, for its CPU time. */
   readonly pid: number;
   /** Its stderr so far (the last lines), for a report of why it failed. */
   stderr(): string;
@@ -37,7 +40,7 @@ export interface ServerProcess {
 }
 
 /** The Deno binary of the `deno` dev dependency (spawned itself, so its pid is the server's). */
-export const DENO = fileURLToPath(new URL("../node_modules/deno/deno", import.meta.url));
+export const DENO: string = fileURLToPath(new URL("../node_modules/deno/deno", import.meta.url));
 
 /** Whether the `deno` dev dependency is installed. */
 export function hasDeno(): boolean {
@@ -174,7 +177,9 @@ export function hasWebdis(): boolean {
 
 /** A Webdis this run started. */
 export interface OwnWebdis {
+  /** `http://127.0.0.1:<port>`. */
   url: string;
+  /** Stop it and remove its configuration. */
   stop(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@
  * @module
  */
 import type { Counts } from "./counts.ts";
+export type { Counts } from "./counts.ts";
 import {
   type Runtime,
   RUNTIME_LABEL,
@@ -24,8 +25,11 @@ import {
 
 /** A figure over rounds: the median, and the lowest and highest round. */
 export interface Spread {
+  /** The middle round (the mean of the two middle ones for an even count). */
   median: number;
+  /** The lowest round. */
   min: number;
+  /** The highest round. */
   max: number;
 }
 
@@ -43,21 +47,29 @@ export function spread(xs: number[]): Spread {
 
 /** One row: a subject in a scenario against its bare framework, over every round. */
 export interface Row {
+  /** The request pattern. */
   scenario: Scenario;
+  /** The framework, library and store measured. */
   subject: Subject;
   /** Server CPU µs per response of the bare framework and with sessions, each round. */
   bareCpuRounds: number[];
+  /** Server CPU µs per response with sessions, each round. */
   withCpuRounds: number[];
   /** req/s of the bare framework and with sessions, each round. */
   bareRpsRounds: number[];
+  /** req/s with sessions, each round. */
   withRpsRounds: number[];
   /** with − bare server CPU µs per response, per round: what sessions add. */
   added: Spread;
   /** bare / with server CPU per response, per round (1 = free; higher is better). */
   ratio: Spread;
+  /** Server CPU µs per response of the bare framework, over rounds. */
   bareCpu: Spread;
+  /** Server CPU µs per response with sessions, over rounds. */
   withCpu: Spread;
+  /** req/s of the bare framework, over rounds. */
   bareRps: Spread;
+  /** req/s with sessions, over rounds. */
   withRps: Spread;
   /** Non-2xx responses and socket errors during the measured runs. */
   bad: number;
@@ -96,18 +108,25 @@ export function makeRow(
 
 /** Where and how a run was measured. */
 export interface RunInfo {
+  /** When it ended, `2026-01-31 12:00 UTC`. */
   date: string;
+  /** Cores, CPU, memory, OS and runtime versions. */
   machine: string;
+  /** The load generator and the rounds. */
   load: string;
   /** How the Deno servers serve, when Deno rows are in the run. */
   denoServer?: string;
+  /** How long the run took. */
   elapsedSeconds: number;
+  /** What a reader should know about this run (left-out rows, failures, load). */
   notes: string[];
 }
 
 /** A target and whether it was met. */
 export interface TargetCheck {
+  /** The target and the figure, in words. */
   text: string;
+  /** Whether the figure meets it. */
   met: boolean;
 }
 
@@ -211,8 +230,11 @@ const runtimeIntro = (info: RunInfo) => (rt: Runtime): string[] =>
 
 /** One row of round trips. */
 export interface CountRow {
+  /** The request pattern. */
   scenario: Scenario;
+  /** The framework, library and store counted. */
   subject: Subject;
+  /** What one request cost, on average. */
   counts: Counts;
 }
 

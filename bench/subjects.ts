@@ -8,6 +8,7 @@ import { PATHS } from "./servers/common.ts";
 
 /** The request patterns measured. */
 export const SCENARIOS = ["read", "write", "new", "anonymous"] as const;
+/** One of `SCENARIOS`. */
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** What each scenario is, for the report. */
@@ -42,12 +43,17 @@ export const RUNTIME_LABEL: Record<Runtime, string> = { node: "Node.js", deno: "
 
 /** A framework on a runtime, and its bare server. */
 export interface Framework {
+  /** Its name in subject names and `--subjects`. */
   id: "oak" | "oak-deno" | "express" | "koa" | "fastify" | "hono";
+  /** Its name in the report. */
   label: string;
+  /** The runtime its servers run on. */
   runtime: Runtime;
+  /** Its bare server, a file in bench/servers/. */
   bareServer: string;
 }
 
+/** Every framework measured, each with its bare server. */
 export const FRAMEWORKS: Framework[] = [
   { id: "oak", label: "Oak", runtime: "node", bareServer: "oak_bare.ts" },
   // The same server file under `deno run`, on Deno.serve (bench/servers/oak_app.ts).
@@ -65,14 +71,21 @@ export type Service = "redis" | "webdis";
 export interface Subject {
   /** Unique, e.g. `oak-memory`, `oak-deno-memory`. */
   name: string;
+  /** The framework it runs in. */
   framework: Framework["id"];
+  /** The runtime its server runs on. */
   runtime: Runtime;
+  /** The session library (`oak-sessions`, `express-session`, ...). */
   library: string;
+  /** The store, as the library names it (`memory`, `redis`, ...). */
   store: string;
+  /** Its server, a file in bench/servers/. */
   server: string;
   /** STORE for the server. */
   storeEnv: string;
+  /** The outside service it needs, if any. */
   needs?: Service;
+  /** Whether it is oak-sessions. */
   ours: boolean;
   /** The setup, in a few words, for the report. */
   setup: string;
@@ -134,6 +147,7 @@ const OUR_STORES: { store: string; node: string; deno: string; needs?: Service }
   { store: "postgres", node: "PostgresStore on postgres.js", deno: "PostgresStore on postgres.js" },
 ];
 
+/** Every subject measured: oak-sessions on each store and runtime, then the peers. */
 export const SUBJECTS: Subject[] = [
   ...OUR_STORES.map((o) =>
     subject("oak", "oak-sessions", o.store, "oak_sessions.ts", o.node, o.needs)

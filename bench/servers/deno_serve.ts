@@ -19,7 +19,8 @@
 import type { Application } from "@oakserver/oak";
 
 /** The part of `Deno.serve` used here (tsc checks the bench without Deno's types). */
-interface DenoServe {
+export interface DenoServe {
+  /** Serve HTTP on a port; see Deno's documentation. */
   serve(options: {
     hostname?: string;
     port?: number;
@@ -33,23 +34,30 @@ interface DenoServe {
 export const deno: DenoServe | undefined = (globalThis as { Deno?: DenoServe }).Deno;
 
 /** The response Oak hands its server: undici's, on npm Oak (the part used here). */
-interface OakResponse {
+export interface OakResponse {
+  /** The body, or null. */
   readonly body: ReadableStream<Uint8Array> | null;
+  /** The status code. */
   readonly status: number;
+  /** The status text. */
   readonly statusText: string;
+  /** The headers, each Set-Cookie on its own. */
   readonly headers: Iterable<[string, string]>;
+  /** The whole body. */
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 /** One request of `Deno.serve`, as Oak sees it (its ServerRequest contract). */
-class DenoServeRequest {
+export class DenoServeRequest {
   readonly #request: Request;
   readonly #url: string;
+  /** What the handler given to `Deno.serve` answers: settles when Oak responds. */
   readonly response: Promise<Response>;
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
   #done = false;
 
+  /** Wrap one request of `Deno.serve`. */
   constructor(request: Request) {
     this.#request = request;
     // Oak wants the path and query, as a Node request has it.
@@ -61,32 +69,40 @@ class DenoServeRequest {
     });
   }
 
+  /** The request headers. */
   get headers(): Headers {
     return this.#request.headers;
   }
+  /** The request method. */
   get method(): string {
     return this.#request.method;
   }
+  /** The full URL. */
   get rawUrl(): string {
     return this.#request.url;
   }
+  /** Not tracked (the benchmark never asks). */
   get remoteAddr(): string | undefined {
     return undefined;
   }
+  /** The path and query. */
   get url(): string {
     return this.#url;
   }
 
+  /** Fail the request (Deno.serve answers 500). */
   error(reason?: unknown): void {
     if (this.#done) throw new Error("Request already responded to.");
     this.#done = true;
     this.#reject(reason ?? new Error("request failed"));
   }
 
+  /** The request body stream, if any. */
   getBody(): ReadableStream<Uint8Array> | null {
     return this.#request.body;
   }
 
+  /** Answer with Oak's response, turned into Deno's own. */
   async respond(response: OakResponse): Promise<void> {
     if (this.#done) throw new Error("Request already responded to.");
     this.#done = true;
@@ -103,9 +119,12 @@ class DenoServeRequest {
 }
 
 /** Options Oak passes to its server constructor (the part used here). */
-interface ListenOptions {
+export interface ListenOptions {
+  /** The address to listen on. */
   hostname?: string;
+  /** The port to listen on. */
   port?: number;
+  /** Aborting it stops the server. */
   signal?: AbortSignal;
 }
 
@@ -117,6 +136,7 @@ export class DenoServeServer implements AsyncIterable<DenoServeRequest> {
   #server?: { shutdown(): Promise<void> };
   #stream?: ReadableStream<DenoServeRequest>;
 
+  /** Called by Oak's `listen()` with the application and its listen options. */
   // deno-lint-ignore no-explicit-any
   constructor(_app: Application<any>, options: ListenOptions) {
     if (!deno) throw new Error("DenoServeServer runs on Deno only");
@@ -145,11 +165,13 @@ export class DenoServeServer implements AsyncIterable<DenoServeRequest> {
     });
   }
 
+  /** Stop serving. */
   async close(): Promise<void> {
     await this.#server?.shutdown();
     this.#server = undefined;
   }
 
+  /** The requests, as they arrive; Oak iterates them. */
   async *[Symbol.asyncIterator](): AsyncIterableIterator<DenoServeRequest> {
     if (!this.#stream) throw new TypeError("the server is not listening yet");
     const reader = this.#stream.getReader();
