@@ -11,7 +11,15 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -109,6 +117,10 @@ describe("the npm tarball in a fresh project", { skip }, () => {
       !paths.some((p) => /^(test|bench|stress)\//.test(p)),
       "tests, bench or stress packed",
     );
+    // The JSR package (deno.json) and the npm package must be one release.
+    const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
+    const jsr = JSON.parse(readFileSync(join(repo, "deno.json"), "utf8"));
+    assert.deepEqual([jsr.version, jsr.license], [pkg.version, pkg.license]);
 
     const project = join(dir, "app");
     mkdirSync(project);
