@@ -66,16 +66,18 @@ export interface WebdisStoreOptions extends OriginalRedisKeysOptions {
 // servers commonly cap a request line near 4-8 KB.
 const MAX_URL_LENGTH = 2048;
 
-// Commands that may travel as GET URLs: they carry a hashed key and nothing
-// else. Every other command (the scripts, which carry session values) goes in
-// a POST body, so no value ever shows in a request line a proxy logs.
-const GET_COMMANDS: ReadonlySet<string> = new Set(["HGETALL", "DEL"]);
+// The one command that may travel as a GET URL: the read of a session, whose
+// only argument is a hashed key. Every other command (the scripts, which
+// carry session values; DEL; the original library's keys, which hold raw
+// session IDs) goes in a POST body, so none of that shows in a request line
+// that a proxy logs.
+const GET_COMMANDS: ReadonlySet<string> = new Set(["HGETALL"]);
 
 /**
  * Sessions in Redis through Webdis. Every argument is percent-encoded (so
  * `/`, `%`, `?`, `#`, `.`, newlines and any Unicode survive); reads
- * (`HGETALL`, `DEL` of a hashed key) travel as GET URLs, every command that
- * carries a session value in a POST body; every reply is checked: an error
+ * (`HGETALL` of a hashed key) travel as GET URLs, every other command (all
+ * that carry a session value) in a POST body; every reply is checked: an error
  * reply, a non-JSON body, a non-2xx status, a timeout or a refused
  * connection fails the request with a `SessionStoreError` (503) that says
  * which. No error message ever shows a password.
