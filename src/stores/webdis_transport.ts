@@ -5,7 +5,7 @@
  *
  * Why two: on Node, `fetch` (undici) costs several hundred microseconds of
  * CPU per call, while a `node:http` request on a socket the agent keeps open
- * costs a few tens. On Deno, Bun and workers `fetch` is the runtime's own
+ * costs a third to a half of that (bench/webdis_transports.ts). On Deno, Bun and workers `fetch` is the runtime's own
  * client and `node:http` is a layer over it, so `fetch` stays there.
  *
  * @module
