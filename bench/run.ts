@@ -65,7 +65,7 @@ import {
 } from "./subjects.ts";
 
 /** The defaults, and the short run of `--quick` (or BENCH_QUICK=1). */
-const DEFAULTS = { rounds: "3", warmup: "1", prime: "500", "count-requests": "50" };
+const DEFAULTS = { rounds: "3", warmup: "1", prime: "500", "count-requests": "20" };
 const QUICK = { rounds: "2", warmup: "0", prime: "1000", "count-requests": "10" };
 
 const HELP = `npm run bench -- [flags]
@@ -295,12 +295,13 @@ const DENO_SERVER = "On Deno, npm Oak 14 picks its Node.js server (Deno's node:h
   "Deno.serve (bench/servers/deno_serve.ts), as Oak from JSR does by itself: Deno's native HTTP " +
   "server. It turns npm Oak's undici Response into Deno's, a cost the bare figure carries too.";
 
-/** Rough seconds a run takes: measured runs, warm-ups and server starts. */
+/** Rough seconds a run takes: measured runs, warm-ups, server starts and counts. */
 function estimateSeconds(subjectCount: number, serverCount: number, scenarioCount: number) {
   const runs = rounds * subjectCount * (1 + scenarioCount);
-  // Per run: wrk's duration, its start and the priming burst; per server: a start on a busy core.
-  return runs * (Math.max(1, Math.round(duration)) + 0.45) + serverCount * (warmup + 4) +
-    subjectCount * scenarioCount * countN * 0.004 + 20;
+  // Per run, measured on this 2-core machine: wrk's duration, then about 0.5 s for its start, the
+  // priming burst and the readings; per server, a start three at a time and its warm-up.
+  return runs * (Math.max(1, Math.round(duration)) + 0.5) + serverCount * (warmup + 1.5) +
+    subjectCount * scenarioCount * (countN * 0.01 + 0.2) + 15;
 }
 
 async function main(): Promise<void> {
