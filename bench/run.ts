@@ -464,6 +464,7 @@ async function main(): Promise<void> {
   };
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   const µs = (n: number) => `${n.toFixed(1)} µs`;
+  const added = (n: number) => `${n >= 0 ? "+" : ""}${µs(n)}`;
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round} of ${rounds}`);
     for (const f of frameworks) {
@@ -484,7 +485,7 @@ async function main(): Promise<void> {
             WITH_COOKIE[scenario] ? cookies.get(s.name) : undefined,
           );
           line.push(
-            `${scenario} +${µs(r.cpuMicros - b.cpuMicros)} ${fmt(r.rps)}/s` +
+            `${scenario} ${added(r.cpuMicros - b.cpuMicros)} ${fmt(r.rps)}/s` +
               (r.bad ? ` (${r.bad} errors)` : ""),
           );
         }
