@@ -123,6 +123,7 @@ describe("PostgresStore migrates the original oak_sessions table", () => {
       }
 
       // The original's cookie still works, through the middleware.
+      let movedId: string | undefined;
       const app = await startSessionApp(store);
       try {
         const browser = app.client();
@@ -130,12 +131,15 @@ describe("PostgresStore migrates the original oak_sessions table", () => {
         const r = await browser.get("/get");
         assert.equal(r.status, 200);
         assert.deepEqual(r.json(), { userId: 7, cart: [{ sku: "a", qty: 2 }], name: "Zoë" });
+        // On that first request the session moved to an ID of ours.
+        movedId = browser.cookies.get("session");
+        assert.equal(movedId?.length, 43, String(movedId));
       } finally {
         await app.close();
       }
 
       // It works as a normal table from now on, and a second start does not migrate again.
-      const key = await sessionKey("liveWithExpiry_______");
+      const key = await sessionKey(movedId!);
       assert.ok(
         await store.update(key, {
           clear: false,
