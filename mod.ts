@@ -1,7 +1,7 @@
 /**
  * oak-sessions: cookie-based web sessions for the Oak web framework, on
- * Node.js and Deno, with memory, encrypted-cookie, SQLite, PostgreSQL, Redis
- * and Webdis stores.
+ * Node.js and Deno, with memory, encrypted-cookie, SQLite, PostgreSQL, Redis,
+ * Webdis and Deno KV stores, and any express-session store through an adapter.
  *
  * ```ts
  * import { Application } from "@oakserver/oak";
