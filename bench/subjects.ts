@@ -138,7 +138,8 @@ const OUR_STORES: { store: string; node: string; deno: string; needs?: Service }
   },
   {
     store: "webdis",
-    node: "WebdisStore, its default transport on Node.js (node:http keep-alive agent)",
+    node:
+      "WebdisStore, its default transport on Node.js (node:net: HTTP/1.1 on kept-alive sockets)",
     deno: "WebdisStore, its default transport on Deno (fetch)",
     needs: "webdis",
   },

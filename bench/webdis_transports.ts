@@ -1,12 +1,14 @@
 /**
  * WebdisStore's two transports side by side: what one session read (an
  * `HGETALL`) and one session write (the script, by `EVALSHA`) cost this
- * process in CPU time and in wall time, over `node:http` (a keep-alive
- * agent) and over `fetch`. It starts its own Webdis in front of the Redis
+ * process in CPU time and in wall time, over `node:net` (HTTP/1.1 on
+ * kept-alive sockets) and over `fetch`. It starts its own Webdis in front of the Redis
  * at `REDIS_URL` (default 127.0.0.1:6379, database 12; its keys are removed
  * afterwards). Sequential calls, so the figures are per call, not per load;
  * the ops take turns in batches, so load from elsewhere hits them alike. A
- * bare GET of the same key, without the store, shows each client's floor.
+ * bare GET of the same key, without the store, shows each client's floor
+ * (with `node:http`'s keep-alive agent beside them, the Node transport
+ * before `node:net`, and a bare `node:net` round trip, the socket's own).
  *
  * ```sh
  * npx tsx bench/webdis_transports.ts            # 3 rounds of 2,000 calls of each op
@@ -20,7 +22,8 @@ import process from "node:process";
 import { createClient } from "redis";
 import { WebdisStore, type WebdisTransportName } from "../src/stores/webdis.ts";
 import { emptyFields } from "../src/store.ts";
-import { nodeHttp } from "../src/node_builtins.ts";
+import * as nodeHttp from "node:http";
+import { connect, type Socket } from "node:net";
 import { hasWebdis, startWebdis } from "./processes.ts";
 
 function flag(name: string, fallback: number): number {
@@ -79,7 +82,7 @@ async function measureInTurns(ops: Op[]): Promise<Map<string, { cpu: number[]; w
 const BATCH = 100;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const transports: WebdisTransportName[] = ["node:http", "fetch"];
+const transports: WebdisTransportName[] = ["node:net", "fetch"];
 const results = new Map<string, { cpu: number[]; wall: number[] }>();
 const now = Date.now();
 const data = emptyFields();
@@ -88,13 +91,13 @@ data.csrf = JSON.stringify("f3a9c2e41d8b6f05e7a1");
 // A session key as the app's requests have it (a 43-character hashed ID).
 const key = "k".repeat(43);
 const readPath = `/HGETALL/${PREFIX}${key}`;
-const agent = nodeHttp ? new nodeHttp.Agent({ keepAlive: true, maxSockets: 16 }) : undefined;
+const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 16 });
 
 /** The floor: the same GET with node:http and nothing of the store around it. */
 function bareNodeHttpGet(): Promise<string> {
   const { hostname, port } = new URL(webdis.url);
   return new Promise((resolve, reject) => {
-    const req = nodeHttp!.request({ agent, hostname, port, path: readPath }, (res) => {
+    const req = nodeHttp.request({ agent, hostname, port, path: readPath }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => text += c);
@@ -106,6 +109,7 @@ function bareNodeHttpGet(): Promise<string> {
 }
 
 const stores: WebdisStore[] = [];
+let rawSocket: Socket | undefined;
 try {
   const ops: Op[] = [];
   for (const transport of transports) {
@@ -132,7 +136,21 @@ try {
       },
     });
   }
-  if (nodeHttp) ops.push({ name: "bare GET, node:http", run: bareNodeHttpGet });
+  ops.push({ name: "bare GET, node:http", run: bareNodeHttpGet });
+  const { hostname, port } = new URL(webdis.url);
+  rawSocket = connect({ host: hostname, port: Number(port) });
+  rawSocket.setNoDelay(true);
+  const request = `GET ${readPath} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`;
+  ops.push({
+    name: "bare GET, node:net",
+    // The floor of a socket round trip: one write, one answer (Webdis's
+    // arrives in one segment), no parse.
+    run: () =>
+      new Promise((resolve) => {
+        rawSocket!.once("data", resolve);
+        rawSocket!.write(request);
+      }),
+  });
   ops.push({
     name: "bare GET, fetch",
     run: () => fetch(webdis.url + readPath).then((r) => r.text()),
@@ -147,7 +165,8 @@ try {
   }
 } finally {
   for (const store of stores) await store.close();
-  agent?.destroy();
+  agent.destroy();
+  rawSocket?.destroy();
   await webdis.stop();
   const raw = createClient({ url: redisUrl.href, database: DB });
   raw.on("error", () => {});

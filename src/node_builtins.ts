@@ -1,10 +1,13 @@
 /**
- * Node's built-in `node:crypto` and `node:http`, where the runtime has them.
+ * Node's built-in `node:crypto`, `node:net`, `node:tls` and `node:buffer`,
+ * where the runtime has them.
  *
  * Why this module exists: on a request path, Web Crypto's calls are
  * asynchronous (each one hops to a thread pool) and Node's `fetch` costs
- * hundreds of microseconds of CPU per call, several times what the
- * synchronous `node:crypto` and a keep-alive `node:http` agent cost. Node,
+ * hundreds of microseconds of CPU per call (its `node:http` client about
+ * 90), several times what the synchronous `node:crypto` and HTTP/1.1 written
+ * straight to a kept-alive `node:net`/`node:tls` socket cost (with
+ * `node:buffer` to parse the answer). Node,
  * Deno and Bun all provide these modules; browsers and some edge workers do
  * not. `process.getBuiltinModule` (Node 20.16+, Deno 2, Bun) asks for them
  * without an import statement, so the library still loads where they are
@@ -18,10 +21,12 @@
 
 /** `node:crypto`, as typed by the runtime. */
 export type NodeCrypto = typeof import("node:crypto");
-/** `node:http`, as typed by the runtime. */
-export type NodeHttp = typeof import("node:http");
-/** `node:https`, as typed by the runtime. */
-export type NodeHttps = typeof import("node:https");
+/** `node:net`, as typed by the runtime. */
+export type NodeNet = typeof import("node:net");
+/** `node:tls`, as typed by the runtime. */
+export type NodeTls = typeof import("node:tls");
+/** `node:buffer`, as typed by the runtime. */
+export type NodeBuffer = typeof import("node:buffer");
 
 interface ProcessLike {
   getBuiltinModule?: (id: string) => unknown;
@@ -41,20 +46,23 @@ function builtin<T>(id: string): T | undefined {
 /** `node:crypto` where the runtime has it, else `undefined` (use Web Crypto). */
 export const nodeCrypto: NodeCrypto | undefined = builtin<NodeCrypto>("node:crypto");
 
-/** `node:http` where the runtime has it, else `undefined` (use `fetch`). */
-export const nodeHttp: NodeHttp | undefined = builtin<NodeHttp>("node:http");
+/** `node:net` where the runtime has it, else `undefined` (use `fetch`). */
+export const nodeNet: NodeNet | undefined = builtin<NodeNet>("node:net");
 
-/** `node:https` where the runtime has it, else `undefined` (use `fetch`). */
-export const nodeHttps: NodeHttps | undefined = builtin<NodeHttps>("node:https");
+/** `node:tls` where the runtime has it, else `undefined` (use `fetch` for https). */
+export const nodeTls: NodeTls | undefined = builtin<NodeTls>("node:tls");
+
+/** `node:buffer` where the runtime has it, else `undefined` (use `fetch`). */
+export const nodeBuffer: NodeBuffer | undefined = builtin<NodeBuffer>("node:buffer");
 
 /**
  * Whether this is Node.js itself, not a runtime that also offers `node:`
  * modules. Deno and Bun report a `process.versions.node` too, but there
- * their `node:http` client is a compatibility layer over the runtime's own
- * HTTP client, and `fetch` is the native fast path; on Node it is the other
- * way round (its `fetch`, undici, costs several times a keep-alive
- * `node:http` request). So an HTTP client should take `node:http` only
- * where this is true.
+ * their `node:` network modules are a compatibility layer over the
+ * runtime's own, and `fetch` is the native fast path; on Node it is the
+ * other way round (its `fetch`, undici, costs several times HTTP/1.1 on a
+ * kept-alive `node:net` socket). So an HTTP client should take `node:net`
+ * by default only where this is true.
  */
 export const isNode: boolean = (() => {
   const g = globalThis as {

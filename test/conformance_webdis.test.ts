@@ -2,7 +2,7 @@
  * WebdisStore passes the conformance suite against a real Webdis
  * (`/usr/bin/webdis`) that this file starts on a spare port, in front of the
  * shared Redis on 127.0.0.1:6379, and stops afterwards; once with each
- * transport (`node:http` and `fetch`).
+ * transport (`node:net` and `fetch`).
  */
 import { createClient } from "redis";
 import { conformance } from "./conformance.ts";

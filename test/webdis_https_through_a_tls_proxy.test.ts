@@ -3,7 +3,7 @@
  * a real TLS terminator (node:tls, with a certificate for 127.0.0.1 from a
  * CA that `openssl` makes here) in front of a real Webdis. The store runs in
  * a child process that trusts that CA (`NODE_EXTRA_CA_CERTS` on
- * Node, `DENO_CERT` on Deno), once per transport (`node:https` and
+ * Node, `DENO_CERT` on Deno), once per transport (`node:net` with node:tls, and
  * `fetch`), writes and reads a session, and exits by itself.
  */
 import { after, before, describe, it } from "node:test";

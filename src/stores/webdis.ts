@@ -1,8 +1,8 @@
 /**
  * `WebdisStore`: sessions in Redis behind Webdis (Redis over HTTP), for
- * hosts that can only make HTTP requests. It speaks HTTP with a keep-alive
- * `node:http` agent on Node.js and with `fetch` elsewhere (see
- * `webdis_transport.ts`), and shares its session logic with `RedisStore`
+ * hosts that can only make HTTP requests. It speaks HTTP/1.1 over kept-alive
+ * `node:net` sockets on Node.js (`webdis_http1.ts`) and with `fetch`
+ * elsewhere (`webdis_transport.ts`), and shares its session logic with `RedisStore`
  * (one hash per session, a Lua script for changes, Redis's own TTL).
  *
  * @module
@@ -15,8 +15,10 @@ import {
   type RedisTransport,
 } from "./redis_logic.ts";
 import type { OriginalRedisKeysOptions } from "./redis_original.ts";
+import { isNode, nodeBuffer, nodeNet, nodeTls } from "../node_builtins.ts";
+import { Http1Exchange } from "./webdis_http1.ts";
 import {
-  openExchange,
+  FetchExchange,
   type WebdisExchange,
   type WebdisTarget,
   type WebdisTransportName,
@@ -48,14 +50,15 @@ export interface WebdisStoreOptions extends OriginalRedisKeysOptions {
   /** HTTP basic auth password. */
   password?: string;
   /**
-   * The HTTP client: `"node:http"` (a keep-alive agent, Node.js's fast
-   * path) or `"fetch"` (the fast path on Deno, Bun and workers). Left out,
-   * the store takes `"node:http"` on Node.js and `"fetch"` elsewhere; set it
-   * to pin one (tests run both).
+   * The HTTP client: `"node:net"` (HTTP/1.1 on kept-alive `node:net` or
+   * `node:tls` sockets, Node.js's fast path) or `"fetch"` (the fast path on
+   * Deno, Bun and workers). Left out, the store takes `"node:net"` on
+   * Node.js and `"fetch"` elsewhere; set it to pin one (tests run both).
+   * `"node:http"`, its former name, still selects `"node:net"`.
    */
   transport?: WebdisTransportName;
   /**
-   * Most connections the `node:http` transport keeps open to Webdis at
+   * Most connections the `node:net` transport keeps open to Webdis at
    * once; more concurrent requests wait for one. Default 16. (`fetch`
    * manages its own pool.)
    */
@@ -122,8 +125,8 @@ export class WebdisStore extends RedisSessionLogic {
     this.#transport = transport;
   }
 
-  /** Which HTTP client this store uses (`"node:http"` or `"fetch"`). */
-  get transport(): WebdisTransportName {
+  /** Which HTTP client this store uses (`"node:net"` or `"fetch"`). */
+  get transport(): "node:net" | "fetch" {
     return this.#transport.exchange.name;
   }
 
@@ -136,6 +139,30 @@ export class WebdisStore extends RedisSessionLogic {
     this.#transport.exchange.close();
     return Promise.resolve();
   }
+}
+
+/** The transport `transport` names, or the runtime's fast one when it is `undefined`. */
+function openExchange(transport: unknown, target: WebdisTarget): WebdisExchange {
+  const https = target.url.protocol === "https:";
+  const sockets = nodeNet && nodeBuffer && (!https || nodeTls);
+  if (transport === undefined) transport = isNode && sockets ? "node:net" : "fetch";
+  if (transport === "fetch") return new FetchExchange(target);
+  if (transport === "node:net" || transport === "node:http") {
+    if (!sockets) {
+      throw new SessionConfigError(
+        `WebdisStore: transport "${transport}" needs the runtime's node:net${
+          https ? ", node:tls" : ""
+        } and node:buffer modules, which this runtime does not provide; use transport "fetch" ` +
+          "or leave it out",
+      );
+    }
+    return new Http1Exchange(target, { net: nodeNet!, tls: nodeTls, buffer: nodeBuffer! });
+  }
+  // What was passed is not echoed: a misplaced option may be a secret.
+  throw new SessionConfigError(
+    `WebdisStore: transport must be "node:net" or "fetch" (or left out to choose by runtime), ` +
+      `got ${typeof transport === "string" ? "another string" : typeof transport}`,
+  );
 }
 
 /**

@@ -109,7 +109,7 @@ export async function startWebdis(
 }
 
 /** Both HTTP clients `WebdisStore` can use; every Webdis test runs with each. */
-export const WEBDIS_TRANSPORTS: readonly WebdisTransportName[] = ["node:http", "fetch"];
+export const WEBDIS_TRANSPORTS: readonly WebdisTransportName[] = ["node:net", "fetch"];
 
 /** One HTTP request as it crossed the wire. */
 export interface SeenRequest {
