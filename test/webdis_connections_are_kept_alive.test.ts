@@ -132,6 +132,25 @@ for (const transport of WEBDIS_TRANSPORTS) {
     });
 
     if (transport === "node:net") {
+      it('the former name "node:http" selects this transport', async () => {
+        proxy = await startLoggingProxy(webdis.port);
+        const store = new WebdisStore({
+          url: proxy.url,
+          keyPrefix: prefix,
+          transport: "node:http",
+        });
+        try {
+          assert.equal(store.transport, "node:net");
+          const now = Date.now();
+          await store.create("alias", record(now), now);
+          assert.notEqual(await store.get("alias", now), null);
+          assert.equal(proxy.connections(), 1, "both requests on one kept-alive connection");
+        } finally {
+          await store.close();
+          await proxy.close();
+        }
+      });
+
       it("concurrent requests never open more than maxConnections", async () => {
         proxy = await startLoggingProxy(webdis.port);
         const store = new WebdisStore({
