@@ -15,7 +15,8 @@
 import { encodeBase64Url } from "./base64url.ts";
 import { SessionConfigError } from "./errors.ts";
 import type { MaybePromise } from "./maybe_promise.ts";
-import { type NodeCrypto, nodeCrypto } from "./node_builtins.ts";
+import { isNode, type NodeCrypto, nodeCrypto } from "./node_builtins.ts";
+import { sha256Base64Url as sha256InJs } from "./sha256.ts";
 
 /** Bytes backed by an ordinary `ArrayBuffer`, as Web Crypto takes them. */
 export type Bytes = Uint8Array<ArrayBuffer>;
@@ -106,8 +107,12 @@ function webAesGcmKey(key: CryptoKey): AesGcmKey {
 
 /** `node:crypto`: synchronous, the default where the runtime has it. */
 function nodeBackend(c: NodeCrypto): CryptoBackend {
-  // `crypto.hash` (Node 20.12+, Deno) is one call; `createHash` where it is missing.
-  const sha256 = typeof c.hash === "function"
+  // `crypto.hash` (Node 20.12+) is one call; `createHash` where it is missing.
+  // Elsewhere (Deno) `node:crypto` is a compatibility layer that costs more
+  // per call than hashing a session ID in JavaScript (see sha256.ts).
+  const sha256 = !isNode
+    ? sha256InJs
+    : typeof c.hash === "function"
     ? (text: string) => c.hash("sha256", text, "base64url")
     : (text: string) => c.createHash("sha256").update(text).digest("base64url");
   return {
