@@ -16,7 +16,7 @@ import {
   moveSession as moveSessionOf,
   type RequestState,
 } from "./request_state.ts";
-import { RequestCookies } from "./request_cookies.ts";
+import { cookieHeaderOf, RequestCookies } from "./request_cookies.ts";
 import { isOriginalSessionId, isSessionId, sessionKey } from "./session_id.ts";
 import type {
   ClientStore,
@@ -253,9 +253,9 @@ export class SessionEngine<S> {
    */
   #readIdCookie(ctx: OakContextLike): string | undefined | null {
     const signed = this.options.cookieGetOptions.signed ?? ctx.app?.keys !== undefined;
-    const headers = ctx.request.headers;
-    if (signed || headers === undefined) return null;
-    const header = headers.get("cookie");
+    if (signed) return null;
+    const header = cookieHeaderOf(ctx);
+    if (header === undefined) return null;
     if (header === null) return undefined;
     return this.#idPattern.exec(header)?.[1];
   }
@@ -265,9 +265,9 @@ export class SessionEngine<S> {
    * the Cookie header once, signed ones (the app has `keys`) through Oak's jar.
    */
   #requestCookies(ctx: OakContextLike): CookieJar {
-    const headers = ctx.request.headers;
-    if (headers === undefined) return ctx.cookies;
-    return new RequestCookies(ctx.cookies, headers.get("cookie"), ctx.app?.keys !== undefined);
+    const header = cookieHeaderOf(ctx);
+    if (header === undefined) return ctx.cookies;
+    return new RequestCookies(ctx.cookies, header, ctx.app?.keys !== undefined);
   }
 
   /** What the request did to its session. */

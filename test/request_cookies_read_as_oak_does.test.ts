@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application } from "@oakserver/oak";
-import { RequestCookies } from "../src/request_cookies.ts";
+import { cookieHeaderOf, RequestCookies } from "../src/request_cookies.ts";
 import { serve } from "./helpers/oak_server.ts";
 
 const NAMES = ["session", "session.1", "session.2", "a", "b", "x y", ""];
@@ -24,6 +24,10 @@ const HEADERS = [
   "a=1 ; b=2 ;session= spaced ",
   "x y=space in name; session=ok",
 ];
+
+function found(header: string | null | undefined): string | null {
+  return header === undefined ? "not found" : header;
+}
 
 describe("RequestCookies", () => {
   it("finds what Oak's cookie jar finds, for every header and name", async () => {
@@ -45,6 +49,30 @@ describe("RequestCookies", () => {
         for (const [name, [oak, ours]] of Object.entries(out)) {
           assert.equal(ours, oak ?? null, `${JSON.stringify(name)} in ${JSON.stringify(header)}`);
         }
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it("takes the Cookie header from the Headers Oak's jar already holds", async () => {
+    const app = new Application();
+    app.use((ctx) => {
+      ctx.response.body = {
+        request: ctx.request.headers.get("cookie"),
+        // No request headers to fall back on: only the jar's can answer.
+        jarOnly: found(cookieHeaderOf({ cookies: ctx.cookies, request: {} })),
+        usual: cookieHeaderOf(ctx),
+      };
+    });
+    const server = await serve(app);
+    try {
+      for (const cookie of ["session=abc; a=1", undefined]) {
+        const res = await fetch(server.url, { headers: cookie ? { cookie } : {} });
+        const out = await res.json();
+        assert.equal(out.jarOnly, out.request, "found in Oak's cookie jar");
+        assert.equal(out.usual, out.request);
+        assert.equal(out.request, cookie ?? null);
       }
     } finally {
       server.close();
