@@ -93,6 +93,8 @@ export {
 export {
   fromV9Store,
   type V9Store,
+  /** The original oak_sessions' store interface; a store of it is adapted when passed to `Session`. */
+  type V9Store as Store,
   V9StoreAdapter,
   type V9StoreOptions,
 } from "./src/stores/v9_store.ts";

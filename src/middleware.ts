@@ -27,6 +27,7 @@ import type {
   SessionStore,
 } from "./store.ts";
 import { MemoryStore } from "./stores/memory.ts";
+import { fromV9Store, type V9Store } from "./stores/v9_store.ts";
 
 /**
  * The part of an Oak context the middleware uses. Typed by shape, so the
@@ -87,7 +88,18 @@ function isClientStore(store: SessionStore): store is ClientStore {
   return store.kind === "client";
 }
 
+/** Whether `store` is written for the original oak_sessions' store interface (and only that). */
+function isV9Store(store: unknown): store is V9Store {
+  const s = store as Record<string, unknown> | null;
+  return s !== null && typeof s === "object" && typeof s.get !== "function" &&
+    typeof s.getSessionById === "function" && typeof s.createSession === "function" &&
+    typeof s.persistSessionData === "function" && typeof s.deleteSession === "function";
+}
+
 function checkStore(store: unknown): SessionStore {
+  // A store of the original's interface keeps working as it was passed
+  // (`new Session(myV9Store)`), through its adapter.
+  if (isV9Store(store)) return fromV9Store(store);
   const s = store as Record<string, unknown> | null;
   const ok = s !== null && typeof s === "object" && (
     s.kind === "client"
@@ -160,7 +172,7 @@ export class SessionEngine<S> {
   readonly #idPattern: RegExp;
 
   constructor(
-    store: SessionStore | undefined,
+    store: SessionStore | V9Store | undefined,
     options: SessionOptions | undefined,
     hooks: SessionHooks<S>,
   ) {

@@ -8,6 +8,7 @@ import { SessionConfigError } from "./errors.ts";
 import { fromJson, toJson } from "./json_value.ts";
 import type { SessionOptions } from "./options.ts";
 import type { SessionStore } from "./store.ts";
+import type { V9Store } from "./stores/v9_store.ts";
 import { emptyFields } from "./store.ts";
 import { endSession, idOf, moveSession, ownRecord, type RequestState } from "./request_state.ts";
 import { type OakContextLike, SessionEngine, type SessionMiddleware } from "./middleware.ts";
@@ -45,7 +46,10 @@ function stateOfSession(value: unknown): RequestState | undefined {
   return typeof value === "object" && value !== null ? linkOf(value)?.state : undefined;
 }
 
-function engineFor(store: SessionStore | undefined, options: SessionOptions | undefined) {
+function engineFor(
+  store: SessionStore | V9Store | undefined,
+  options: SessionOptions | undefined,
+) {
   return new SessionEngine<Session>(store, options, {
     wrap: requestSession,
     stateOf: stateOfSession,
@@ -101,9 +105,10 @@ export class Session<T extends SessionShape = SessionShape> {
   /**
    * A session manager for the seed's style: `new Session(store?, options?)`,
    * then `session.initMiddleware()` on the routes that use sessions. The store
-   * defaults to a `MemoryStore`.
+   * defaults to a `MemoryStore`; a store written for the original
+   * oak_sessions' `Store` interface is taken as it is (see `fromV9Store`).
    */
-  constructor(store?: SessionStore, options?: SessionOptions) {
+  constructor(store?: SessionStore | V9Store, options?: SessionOptions) {
     (this as unknown as Linked)[LINK] = { engine: engineFor(store, options), state: undefined };
   }
 
@@ -112,7 +117,7 @@ export class Session<T extends SessionShape = SessionShape> {
    * `app.use(Session.initMiddleware(store, options))`.
    */
   static initMiddleware<T extends SessionShape = SessionShape>(
-    store?: SessionStore,
+    store?: SessionStore | V9Store,
     options?: SessionOptions,
   ): SessionMiddleware<Session<T>> {
     return engineFor(store, options).middleware as SessionMiddleware<Session<T>>;
