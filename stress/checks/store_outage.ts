@@ -27,6 +27,8 @@ const TITLE = "store outage";
 const CLIENTS = 16;
 
 interface Event {
+  /** Which load client sent it (each sends one request at a time). */
+  client: number;
   start: number;
   end: number;
   status: number;
@@ -104,7 +106,7 @@ export async function storeOutage(rig: OutageRig, timing: OutageTiming): Promise
     const client = new HttpClient(server.port, CLIENTS);
     const events: Event[] = [];
     let stop = false;
-    const load = Promise.all(Array.from({ length: CLIENTS }, async () => {
+    const load = Promise.all(Array.from({ length: CLIENTS }, async (_, clientIndex) => {
       let cookie: string | undefined;
       for (let n = 0; n < timing.maxRequestsPerClient && !stop; n++) {
         const start = Date.now();
@@ -120,7 +122,7 @@ export async function storeOutage(rig: OutageRig, timing: OutageTiming): Promise
         } catch {
           // No answer at all: counted as status 0.
         }
-        events.push({ start, end: Date.now(), status });
+        events.push({ client: clientIndex, start, end: Date.now(), status });
         // A failing request answers at once; pace the retries a little.
         if (status !== 200) await sleep(20);
       }
@@ -153,9 +155,25 @@ export async function storeOutage(rig: OutageRig, timing: OutageTiming): Promise
     await load;
     client.close();
 
-    // A request is inside an outage's window when it overlaps [kill, first success after return].
-    const inside = (e: Event) =>
-      outages.some((o) => e.end >= o.killAt && e.start <= (o.firstSuccessAt ?? Infinity));
+    // A request is inside an outage's window when it overlaps [kill, the
+    // moment every client has had a success after the return]. Not the first
+    // success of any one client: a store with several connections comes back
+    // one connection at a time (Webdis reconnects each of its threads to a
+    // restarted Redis on its own), so for a few ms a request can still fail on
+    // a connection not yet back. What must never happen is a failure once every
+    // client has seen the store work again.
+    const settledAt = (o: Outage) => {
+      let last = o.firstSuccessAt ?? Infinity;
+      for (let client = 0; client < CLIENTS; client++) {
+        const first = events.find((e) =>
+          e.client === client && e.status === 200 && e.end >= o.returnAt
+        );
+        last = Math.max(last, first?.end ?? Infinity);
+      }
+      return last;
+    };
+    const settled = outages.map(settledAt);
+    const inside = (e: Event) => outages.some((o, i) => e.end >= o.killAt && e.start <= settled[i]);
     const failed = events.filter((e) => e.status !== 200);
     const statuses: Record<string, number> = {};
     for (const e of failed) {
