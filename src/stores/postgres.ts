@@ -15,7 +15,7 @@
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import type { JsonFields, ServerStore, SessionChange, SessionRecord } from "../store.ts";
-import { emptyFields } from "../store.ts";
+import { decodeRow } from "./sql_row.ts";
 import {
   connectPostgres,
   type PgConnection,
@@ -568,42 +568,4 @@ function isEmpty(fields: JsonFields): boolean {
 function messageOf(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;
   return String(e);
-}
-
-/**
- * A row as the session it holds, or `null` when any part of it is
- * unreadable (a row edited by hand reads as no session).
- */
-function decodeRow(row: unknown[], now: number): SessionRecord | null {
-  const data = decodeFields(row[0]);
-  const flash = decodeFields(row[1]);
-  const createdAt = row[2];
-  const expiresAt = row[3];
-  if (!data || !flash || !isTime(createdAt) || !isTime(expiresAt) || expiresAt <= now) {
-    return null;
-  }
-  return { data, flash, createdAt, expiresAt };
-}
-
-function isTime(v: unknown): v is number {
-  return typeof v === "number" && Number.isFinite(v);
-}
-
-function decodeFields(text: unknown): JsonFields | null {
-  if (typeof text !== "string") return null;
-  const fields = emptyFields();
-  if (text === "{}") return fields;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
-  for (const k of Object.keys(parsed)) {
-    const v = (parsed as Record<string, unknown>)[k];
-    if (typeof v !== "string") return null;
-    fields[k] = v;
-  }
-  return fields;
 }

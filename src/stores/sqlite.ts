@@ -12,12 +12,12 @@
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import {
   applyChange,
-  emptyFields,
   type JsonFields,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
 } from "../store.ts";
+import { decodeRow } from "./sql_row.ts";
 import {
   configError,
   connectSqlite,
@@ -557,43 +557,4 @@ function prepareStatements(
 function isEmpty(fields: JsonFields): boolean {
   for (const _ in fields) return false;
   return true;
-}
-
-/**
- * A row as the session it holds, or `null` when any part of it is unreadable.
- * The expiry is checked again because a non-numeric `expires_at` (written by
- * hand) passes SQL's `expires_at > ?` and reads as 0.
- */
-function decodeRow(row: unknown[], now: number): SessionRecord | null {
-  const data = decodeFields(row[0]);
-  const flash = decodeFields(row[1]);
-  const createdAt = row[2];
-  const expiresAt = row[3];
-  if (!data || !flash || !isTime(createdAt) || !isTime(expiresAt) || expiresAt <= now) {
-    return null;
-  }
-  return { data, flash, createdAt, expiresAt };
-}
-
-function isTime(v: unknown): v is number {
-  return typeof v === "number" && Number.isFinite(v);
-}
-
-function decodeFields(text: unknown): JsonFields | null {
-  if (typeof text !== "string") return null;
-  const fields = emptyFields();
-  if (text === "{}") return fields;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
-  for (const k of Object.keys(parsed)) {
-    const v = (parsed as Record<string, unknown>)[k];
-    if (typeof v !== "string") return null;
-    fields[k] = v;
-  }
-  return fields;
 }
