@@ -18,7 +18,8 @@
  *
  * @module
  */
-export { Session, type SessionShape } from "./src/session.ts";
+export { type NumberKeys, Session, type SessionShape } from "./src/session.ts";
+export { MAX_USER_ID_LENGTH, type SessionInfo, type SessionLifetime } from "./src/user_sessions.ts";
 export type { OakContextLike, SessionMiddleware } from "./src/middleware.ts";
 export type { SessionOptions } from "./src/options.ts";
 export type { CookieGetOptions, CookieSetOptions } from "./src/cookie_options.ts";
@@ -32,14 +33,16 @@ export {
 export type {
   ClientStore,
   CookieJar,
+  Increments,
   JsonFields,
   SealedSession,
   ServerStore,
   SessionChange,
   SessionRecord,
   SessionStore,
+  UserSession,
 } from "./src/store.ts";
-export { applyChange, emptyFields } from "./src/store.ts";
+export { applyChange, emptyFields, incremented } from "./src/store.ts";
 export { MAX_VALUE_DEPTH } from "./src/json_value.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";

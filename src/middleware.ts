@@ -14,9 +14,11 @@ import {
   idOf,
   loadedState,
   moveSession as moveSessionOf,
+  ownRecord as ownRecordOf,
   type RequestState,
 } from "./request_state.ts";
 import { cookieHeaderOf, RequestCookies } from "./request_cookies.ts";
+import { metaText, parseMeta } from "./session_meta.ts";
 import { isOriginalSessionId, isSessionId, sessionKey } from "./session_id.ts";
 import type {
   ClientStore,
@@ -126,13 +128,14 @@ function checkStore(store: unknown): SessionStore {
   return store as SessionStore;
 }
 
-function asStoreError(error: unknown, doing: string): unknown {
+/** @internal `error` as a `SessionStoreError` (ours pass through). */
+export function asStoreError(error: unknown, doing: string): unknown {
   if (error instanceof SessionError || error instanceof SessionConfigError) return error;
   const detail = error instanceof Error ? error.message : String(error);
   return new SessionStoreError(`session store failed while ${doing}: ${detail}`, { cause: error });
 }
 
-function hasFields(fields: Record<string, string>): boolean {
+function hasFields(fields: Record<string, unknown>): boolean {
   for (const _ in fields) return true;
   return false;
 }
@@ -197,13 +200,35 @@ export class SessionEngine<S> {
     return this.options.now();
   }
 
-  /** The expiry of a session created at `createdAt`, used at `now`. */
-  expiresAt(createdAt: number, now: number): number {
-    return Math.min(now + this.options.idleMs, createdAt + this.options.absoluteMs);
+  /** The request state behind `value`, if it is a request's session of this engine's kind. */
+  stateOf(value: unknown): RequestState | undefined {
+    return this.#hooks.stateOf(value);
+  }
+
+  /** The idle timeout, absolute lifetime (ms) and cookie Max-Age (s) of `record`: its own or the app's. */
+  lifetimeOf(record: SessionRecord): { idleMs: number; absoluteMs: number; maxAge?: number } {
+    const o = this.options;
+    if (record.meta === undefined) {
+      return { idleMs: o.idleMs, absoluteMs: o.absoluteMs, maxAge: o.cookieMaxAge };
+    }
+    const meta = parseMeta(record.meta);
+    // Bounded by the app's maximums as they are now, even if they were lowered since.
+    const idleMs = meta.i === undefined ? o.idleMs : Math.min(meta.i * 1000, o.maxIdleMs);
+    const absoluteMs = meta.a === undefined
+      ? o.absoluteMs
+      : Math.min(meta.a * 1000, o.maxAbsoluteMs);
+    const persistent = meta.p ?? o.cookieMaxAge !== undefined;
+    return { idleMs, absoluteMs, maxAge: persistent ? Math.floor(idleMs / 1000) : undefined };
+  }
+
+  /** The expiry of `record`, used at `now`. */
+  expiresAt(record: SessionRecord, now: number): number {
+    const { idleMs, absoluteMs } = this.lifetimeOf(record);
+    return Math.min(now + idleMs, record.createdAt + absoluteMs);
   }
 
   #alive(record: SessionRecord, now: number): boolean {
-    return record.expiresAt > now && record.createdAt + this.options.absoluteMs > now;
+    return record.expiresAt > now && record.createdAt + this.lifetimeOf(record).absoluteMs > now;
   }
 
   /** Step 1 and 2 of a request: read the cookie, load the record, reject what is dead. */
@@ -284,32 +309,33 @@ export class SessionEngine<S> {
 
   /** What the request did to its session. */
   outcome(s: RequestState, now: number): SessionOutcome {
-    const expiresAt = this.expiresAt(s.record.createdAt, now);
+    const lifetime = this.lifetimeOf(s.record);
+    const expiresAt = Math.min(now + lifetime.idleMs, s.record.createdAt + lifetime.absoluteMs);
     if (!s.stored) {
-      if (hasFields(s.record.data) || hasFields(s.flashOut)) {
+      // A session bound to a user is stored even with no data: it is a login.
+      if (hasFields(s.record.data) || hasFields(s.flashOut) || s.record.userId !== undefined) {
         if (s.movedFrom !== undefined) {
-          return { action: "rotate", fromKey: s.movedFrom, change: changeOf(s, expiresAt) };
+          return { action: "rotate", fromKey: s.movedFrom, change: changeOf(s, expiresAt, now) };
         }
         return {
           action: "create",
-          record: {
-            data: s.record.data,
-            flash: s.flashOut,
-            createdAt: s.record.createdAt,
-            expiresAt,
-          },
+          record: newRecord(s, expiresAt, now),
         };
       }
       if (s.retired) return { action: "retire" };
       return s.deadCookie ? { action: "forget" } : { action: "none" };
     }
-    const dirty = s.cleared || s.flashChanged || hasFields(s.set) || s.deleted.size > 0;
-    const refreshDue = expiresAt - s.record.expiresAt >= this.options.refreshMs;
+    const dirty = s.cleared || s.flashChanged || hasFields(s.set) || s.deleted.size > 0 ||
+      hasFields(s.increment) || s.userChanged || s.metaChanged;
+    // A session with an idle timeout of its own is refreshed within a tenth of it.
+    const refreshMs = Math.min(this.options.refreshMs, lifetime.idleMs / 10);
+    const refreshDue = s.touchRequested || expiresAt - s.record.expiresAt >= refreshMs;
     if (!dirty && !refreshDue) return { action: "none" };
     return {
       action: "update",
-      change: changeOf(s, expiresAt),
-      refreshCookie: refreshDue && this.options.cookieMaxAge !== undefined,
+      change: changeOf(s, expiresAt, now),
+      // A new lifetime may turn a persistent cookie into a browser-session one.
+      refreshCookie: s.metaChanged || (refreshDue && lifetime.maxAge !== undefined),
     };
   }
 
@@ -327,6 +353,7 @@ export class SessionEngine<S> {
     ) {
       moveSessionOf(s);
     }
+    if (s.userChanged && s.record.userId !== undefined) this.#noteDevice(ctx, s);
     const now = this.now();
     const outcome = this.outcome(s, now);
     // Once per response, here: Headers are slow to read and write.
@@ -337,6 +364,23 @@ export class SessionEngine<S> {
     // This response may carry several cookies (ours, chunks, the app's own).
     sendEverySetCookie(ctx);
     return this.#write(ctx, s, outcome, now);
+  }
+
+  /** Keep the device a session was bound on, as far as the app asked (`recordDevice`). */
+  #noteDevice(ctx: OakContextLike, s: RequestState): void {
+    const { recordUserAgent, recordIp } = this.options;
+    if (!recordUserAgent && !recordIp) return;
+    const meta = { ...parseMeta(s.record.meta) };
+    delete meta.ua;
+    delete meta.ip;
+    if (recordUserAgent) {
+      const ua = ctx.request.headers?.get("user-agent");
+      if (ua) meta.ua = ua.slice(0, 512);
+    }
+    const ip = (ctx.request as { ip?: unknown }).ip;
+    if (recordIp && typeof ip === "string" && ip !== "") meta.ip = ip.slice(0, 64);
+    ownRecordOf(s).meta = metaText(meta);
+    s.metaChanged = true;
   }
 
   async #write(
@@ -369,14 +413,14 @@ export class SessionEngine<S> {
         await store.create(await keyOf(id), outcome.record, now);
         // Created first, retired after: a failure in between loses nothing.
         if (s.retiredKey !== undefined) await store.delete(s.retiredKey);
-        await this.#setCookie(ctx, id, outcome.record.expiresAt);
+        await this.#setCookie(ctx, s, id, outcome.record.expiresAt);
         return;
       }
       case "rotate": {
         const id = idOf(s);
         const moved = await store.rotate(outcome.fromKey, await keyOf(id), outcome.change, now);
         // Not moved: the session ended meanwhile (a logout, an expiry wins); forget it.
-        if (moved) await this.#setCookie(ctx, id, outcome.change.expiresAt);
+        if (moved) await this.#setCookie(ctx, s, id, outcome.change.expiresAt);
         else await this.#clearCookie(ctx);
         return;
       }
@@ -386,7 +430,7 @@ export class SessionEngine<S> {
         // Not applied: the session ended meanwhile (a logout wins); forget it.
         if (!applied) await this.#clearCookie(ctx);
         else if (outcome.refreshCookie) {
-          await this.#setCookie(ctx, idOf(s), outcome.change.expiresAt);
+          await this.#setCookie(ctx, s, idOf(s), outcome.change.expiresAt);
         }
         return;
       }
@@ -416,24 +460,25 @@ export class SessionEngine<S> {
         return await store.write(
           jar,
           { id: idOf(s), ...outcome.record },
-          this.#cookieOptions(ctx, outcome.record.expiresAt),
+          this.#cookieOptions(ctx, outcome.record.expiresAt, this.lifetimeOf(s.record).maxAge),
         );
       case "rotate":
       case "update": {
         // A client-side store keeps the whole session in the cookie: write it whole.
         const change = outcome.change;
         const record = {
+          ...s.record,
           id: idOf(s),
-          data: s.record.data,
           flash: change.flash ?? s.record.flash,
-          createdAt: s.record.createdAt,
           expiresAt: change.expiresAt,
+          lastSeenAt: change.lastSeenAt,
         };
-        return await store.write(jar, record, this.#cookieOptions(ctx, change.expiresAt));
+        const maxAge = this.lifetimeOf(s.record).maxAge;
+        return await store.write(jar, record, this.#cookieOptions(ctx, change.expiresAt, maxAge));
       }
       case "retire":
       case "forget":
-        return await store.clear(jar, this.#cookieOptions(ctx, undefined));
+        return await store.clear(jar, this.#cookieOptions(ctx, undefined, undefined));
     }
   }
 
@@ -443,8 +488,16 @@ export class SessionEngine<S> {
     if (isSessionId(old)) await store.delete(await keyOf(old));
   }
 
-  #cookieOptions(ctx: OakContextLike, expiresAt: number | undefined): Record<string, unknown> {
-    let maxAge = this.options.cookieMaxAge;
+  /**
+   * The cookie's options for a session that ends at `expiresAt`, with
+   * `maxAge` (the session's own or the app's; `undefined`: a browser-session
+   * cookie); `expiresAt` undefined: for clearing the cookie.
+   */
+  #cookieOptions(
+    ctx: OakContextLike,
+    expiresAt: number | undefined,
+    maxAge: number | undefined,
+  ): Record<string, unknown> {
     if (maxAge !== undefined && expiresAt !== undefined) {
       // Never outlive the session's absolute end.
       maxAge = Math.max(0, Math.min(maxAge, Math.floor((expiresAt - this.now()) / 1000)));
@@ -468,12 +521,22 @@ export class SessionEngine<S> {
     }
   }
 
-  async #setCookie(ctx: OakContextLike, id: string, expiresAt: number): Promise<void> {
-    await ctx.cookies.set(this.options.cookieName, id, this.#cookieOptions(ctx, expiresAt));
+  async #setCookie(
+    ctx: OakContextLike,
+    s: RequestState,
+    id: string,
+    expiresAt: number,
+  ): Promise<void> {
+    const options = this.#cookieOptions(ctx, expiresAt, this.lifetimeOf(s.record).maxAge);
+    await ctx.cookies.set(this.options.cookieName, id, options);
   }
 
   async #clearCookie(ctx: OakContextLike): Promise<void> {
-    await ctx.cookies.set(this.options.cookieName, null, this.#cookieOptions(ctx, undefined));
+    await ctx.cookies.set(
+      this.options.cookieName,
+      null,
+      this.#cookieOptions(ctx, undefined, undefined),
+    );
   }
 
   /** `session.deleteSession(ctx | id)` of the seed: end a session from any route. */
@@ -491,7 +554,10 @@ export class SessionEngine<S> {
       }
       try {
         if (isClientStore(this.store)) {
-          return await this.store.clear(ctx.cookies, this.#cookieOptions(ctx, undefined));
+          return await this.store.clear(
+            ctx.cookies,
+            this.#cookieOptions(ctx, undefined, undefined),
+          );
         }
         await this.#deleteByCookie(this.store, ctx);
       } catch (error) {
@@ -516,12 +582,36 @@ export class SessionEngine<S> {
 }
 
 /** This request's change set, relative to the record it loaded. */
-function changeOf(s: RequestState, expiresAt: number): SessionChange {
-  return {
+function changeOf(s: RequestState, expiresAt: number, now: number): SessionChange {
+  const change: SessionChange = {
     clear: s.cleared,
     set: s.set,
     delete: [...s.deleted],
     flash: s.flashChanged ? s.flashOut : null,
     expiresAt,
+    increment: s.increment,
+    lastSeenAt: now,
   };
+  if (s.userChanged) {
+    change.userId = s.record.userId ?? null;
+    if (s.record.boundAt !== undefined) change.boundAt = s.record.boundAt;
+  }
+  if (s.metaChanged) change.meta = s.record.meta;
+  return change;
+}
+
+/** The record a new session is stored with. */
+function newRecord(s: RequestState, expiresAt: number, now: number): SessionRecord {
+  const record: SessionRecord = {
+    data: s.record.data,
+    flash: s.flashOut,
+    createdAt: s.record.createdAt,
+    expiresAt,
+    lastSeenAt: now,
+  };
+  const { userId, meta, boundAt } = s.record;
+  if (userId !== undefined) record.userId = userId;
+  if (meta !== undefined) record.meta = meta;
+  if (boundAt !== undefined) record.boundAt = boundAt;
+  return record;
 }

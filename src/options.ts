@@ -32,6 +32,24 @@ export interface SessionOptions {
   cookieGetOptions?: CookieGetOptions;
   /** Laid over the cookie defaults (`httpOnly`, `sameSite: "lax"`, `path: "/"`, `secure` on HTTPS). */
   cookieSetOptions?: CookieSetOptions;
+  /**
+   * The longest idle timeout `session.setLifetime({ idleSeconds })` may give
+   * one session ("remember me"). Default: the app's idle timeout
+   * (`expireAfterSeconds`, or `storeIdleSeconds` when that is unset).
+   */
+  maxIdleSeconds?: number;
+  /**
+   * The longest absolute lifetime `session.setLifetime({ absoluteSeconds })`
+   * may give one session. Default: `absoluteTimeoutSeconds` (none when unset).
+   */
+  maxAbsoluteSeconds?: number;
+  /**
+   * What `listSessions` may show of the device a session was bound on
+   * (`setUser`): its User-Agent header, its IP address (`ctx.request.ip`:
+   * behind a proxy, create the app with `proxy: true`). Off by default: they
+   * are personal data, kept only when the app asks for them.
+   */
+  recordDevice?: { userAgent?: boolean; ip?: boolean };
   /** The clock, in milliseconds since the epoch. For tests; default `Date.now`. */
   now?: () => number;
 }
@@ -46,6 +64,11 @@ export interface ResolvedOptions {
   cookieName: string;
   cookieGetOptions: CookieGetOptions;
   cookieSetOptions: CookieSetOptions;
+  /** Bounds of `setLifetime`, in milliseconds (`Infinity`: none). */
+  maxIdleMs: number;
+  maxAbsoluteMs: number;
+  recordUserAgent: boolean;
+  recordIp: boolean;
   now: () => number;
 }
 
@@ -90,7 +113,32 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
       throw new SessionConfigError(`${name} must be an object of Oak cookie options`);
     }
   }
+  const maxIdle = seconds("maxIdleSeconds", options.maxIdleSeconds);
+  const maxAbsolute = seconds("maxAbsoluteSeconds", options.maxAbsoluteSeconds);
+  const device = options.recordDevice ?? {};
+  if (
+    typeof device !== "object" || device === null ||
+    Object.keys(device).some((k) => k !== "userAgent" && k !== "ip") ||
+    Object.values(device).some((v) => typeof v !== "boolean")
+  ) {
+    throw new SessionConfigError(
+      "recordDevice must be an object of booleans: { userAgent?: boolean, ip?: boolean }",
+    );
+  }
   const idleMs = (idle ?? storeIdle) * 1000;
+  const absoluteMs = absolute === undefined ? Infinity : absolute * 1000;
+  if (maxIdle !== undefined && maxIdle * 1000 < idleMs) {
+    throw new SessionConfigError(
+      `maxIdleSeconds (${maxIdle}) must not be shorter than the idle timeout (${idleMs / 1000})`,
+    );
+  }
+  if (maxAbsolute !== undefined && maxAbsolute * 1000 < absoluteMs) {
+    throw new SessionConfigError(
+      `maxAbsoluteSeconds (${maxAbsolute}) must not be shorter than absoluteTimeoutSeconds (${
+        absoluteMs / 1000
+      }); without absoluteTimeoutSeconds sessions have no absolute limit to raise`,
+    );
+  }
   if (refresh !== undefined && refresh * 1000 >= idleMs) {
     throw new SessionConfigError(
       `refreshIntervalSeconds (${refresh}) must be shorter than the idle timeout (${
@@ -100,12 +148,16 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
   }
   return {
     idleMs,
-    absoluteMs: absolute === undefined ? Infinity : absolute * 1000,
+    absoluteMs,
     refreshMs: refresh === undefined ? idleMs / 10 : refresh * 1000,
     cookieMaxAge: idle,
     cookieName,
     cookieGetOptions: { ...options.cookieGetOptions },
     cookieSetOptions: { ...options.cookieSetOptions },
+    maxIdleMs: maxIdle === undefined ? idleMs : maxIdle * 1000,
+    maxAbsoluteMs: maxAbsolute === undefined ? absoluteMs : maxAbsolute * 1000,
+    recordUserAgent: device.userAgent === true,
+    recordIp: device.ip === true,
     now: options.now ?? Date.now,
   };
 }

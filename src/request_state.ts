@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CookieJar, JsonFields, SessionRecord } from "./store.ts";
+import type { CookieJar, Increments, JsonFields, SessionRecord } from "./store.ts";
 import { emptyFields } from "./store.ts";
 import { newSessionId } from "./session_id.ts";
 
@@ -49,6 +49,14 @@ export interface RequestState {
   flashOut: JsonFields;
   /** Whether the stored flash values must be replaced at commit. */
   flashChanged: boolean;
+  /** Amounts this request added to numeric keys, for the store to add (`increment`). */
+  increment: Increments;
+  /** Whether `record.userId` (and `boundAt`) changed: written at commit. */
+  userChanged: boolean;
+  /** Whether `record.meta` changed (`setLifetime`, the device of `setUser`): written at commit. */
+  metaChanged: boolean;
+  /** `touch()`: push the idle expiry now, even when nothing else changed. */
+  touchRequested: boolean;
   /** Whether the handler used the session at all (for `Vary: Cookie`). */
   touched: boolean;
 }
@@ -72,6 +80,10 @@ export function freshState(now: number, id?: string): RequestState {
     cleared: false,
     flashOut: emptyFields(),
     flashChanged: false,
+    increment: emptyFields() as unknown as Increments,
+    userChanged: false,
+    metaChanged: false,
+    touchRequested: false,
     touched: false,
   };
 }
@@ -108,12 +120,7 @@ function copyFields(fields: JsonFields): JsonFields {
 export function ownRecord(state: RequestState): SessionRecord {
   if (!state.ownsRecord) {
     const r = state.record;
-    state.record = {
-      data: copyFields(r.data),
-      flash: copyFields(r.flash),
-      createdAt: r.createdAt,
-      expiresAt: r.expiresAt,
-    };
+    state.record = { ...r, data: copyFields(r.data), flash: copyFields(r.flash) };
     state.ownsRecord = true;
   }
   return state.record;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { SessionConfigError } from "./errors.ts";
+import { SessionConfigError, SessionValueError } from "./errors.ts";
 import { fromJson, toJson } from "./json_value.ts";
 import type { SessionOptions } from "./options.ts";
 import type { SessionStore } from "./store.ts";
@@ -12,10 +12,26 @@ import type { V9Store } from "./stores/v9_store.ts";
 import { emptyFields } from "./store.ts";
 import { endSession, idOf, moveSession, ownRecord, type RequestState } from "./request_state.ts";
 import { type OakContextLike, SessionEngine, type SessionMiddleware } from "./middleware.ts";
+import {
+  bindUser,
+  checkUserId,
+  listSessions,
+  revokeSession,
+  revokeSessions,
+  type SessionInfo,
+  type SessionLifetime,
+  setLifetime,
+  stateOfTarget,
+} from "./user_sessions.ts";
 
 /** The data a session holds, by key. The untyped default takes any key. */
 // deno-lint-ignore no-explicit-any
 export type SessionShape = Record<string, any>;
+
+/** The keys of `T` that hold numbers (any key of the untyped default). */
+export type NumberKeys<T> = {
+  [K in keyof T & string]: T[K] extends number | undefined ? K : never;
+}[keyof T & string];
 
 // A session's engine, and for a request's session its state. Kept under a
 // module-private symbol rather than private fields, so the engine can hand a
@@ -54,6 +70,11 @@ function engineFor(
     wrap: requestSession,
     stateOf: stateOfSession,
   });
+}
+
+/** The request state of `ctx` (a manager's `{ current: ctx }`). */
+function current(link: Link, ctx: OakContextLike | undefined): RequestState | undefined {
+  return stateOfTarget(link.engine, ctx, "listSessions: current");
 }
 
 function req(session: object): RequestState {
@@ -174,6 +195,135 @@ export class Session<T extends SessionShape = SessionShape> {
     ownRecord(s).data[key] = text;
     s.set[key] = text;
     s.deleted.delete(key);
+    delete s.increment[key];
+  }
+
+  /**
+   * Add `by` (default 1) to the number at `key` (a missing key counts as 0),
+   * in the store itself, as part of this request's changes: concurrent
+   * requests that each add to one key all count (50 tabs adding 1 end at
+   * +50), where `set(key, get(key) + 1)` would lose some. Returns the value
+   * after this request's own increment, as far as this request can know it:
+   * the stored total may be higher, by what other requests added meanwhile.
+   * Throws a `SessionValueError` when the key holds something other than a
+   * number, or `by` is not a finite number.
+   */
+  increment<K extends NumberKeys<T>>(key: K, by: number = 1): number {
+    if (typeof by !== "number" || !Number.isFinite(by)) {
+      throw new SessionValueError(
+        key,
+        `increment(${JSON.stringify(key)}, by): by must be a finite number, got ${String(by)}`,
+      );
+    }
+    const s = req(this);
+    const current = fromJson(s.record.data[key]) ?? 0;
+    if (typeof current !== "number") {
+      throw new SessionValueError(
+        key,
+        `increment(${JSON.stringify(key)}): the key holds ${
+          Array.isArray(current) ? "an array" : typeof current
+        }, not a number; increment only a key that holds a number (or none yet)`,
+      );
+    }
+    const sum = current + by;
+    if (!Number.isFinite(sum)) {
+      throw new SessionValueError(
+        key,
+        `increment(${JSON.stringify(key)}, ${by}): the sum is not a finite number`,
+      );
+    }
+    const text = JSON.stringify(sum);
+    ownRecord(s).data[key] = text;
+    // Set (or cleared) in this request: the store sets the sum, no addition to merge.
+    if (key in s.set || s.cleared) s.set[key] = text;
+    else s.increment[key] = (s.increment[key] ?? 0) + by;
+    return sum;
+  }
+
+  /** The user this session belongs to (`setUser`), or `undefined`. */
+  get userId(): string | undefined {
+    return req(this).record.userId;
+  }
+
+  /**
+   * Bind the session to a user (call it at login, after `regenerate()`). The
+   * store indexes it: `listSessions(userId)` finds the session and
+   * `revokeSessions(userId)` ends it. `regenerate()` keeps it, `destroy()`
+   * ends it. A session bound to a user is stored even if it holds no data.
+   * Throws a `SessionValueError` unless `userId` is a non-empty string of at
+   * most 256 characters.
+   */
+  setUser(userId: string): void {
+    const user = checkUserId(userId, "setUser");
+    const s = req(this);
+    bindUser(s, user, (linkOf(this) as Link).engine.now());
+  }
+
+  /**
+   * Give this session its own lifetime, kept with it (and across
+   * `regenerate()`): `idleSeconds` and `absoluteSeconds` (bounded by the
+   * app's `maxIdleSeconds` and `maxAbsoluteSeconds`), and `persistent`: `true`
+   * for a cookie that outlives the browser ("remember me"), `false` for a
+   * browser-session cookie. What is left out is the app's default. Throws a
+   * `SessionConfigError` for a value that is not allowed.
+   */
+  setLifetime(lifetime: SessionLifetime): void {
+    const s = req(this);
+    setLifetime((linkOf(this) as Link).engine, s, lifetime);
+  }
+
+  /**
+   * Push the session's idle expiry forward now (and re-send its cookie), even
+   * when nothing else changed and no refresh is due yet.
+   */
+  touch(): void {
+    req(this).touchRequested = true;
+  }
+
+  /**
+   * The live sessions of `userId`, newest first, each with a `fingerprint`
+   * (for `revokeSession`), `createdAt`, `lastSeenAt`, `expiresAt`, `current`
+   * (whether it is this request's), `persistent`, and the device it was bound
+   * on when the app records it (`recordDevice`). `[]` for an unknown user.
+   * On `ctx.state.session`, `current` marks this request's session; on a
+   * manager, pass `{ current: ctx }`. A session bound in this very request is
+   * stored at its end, so it is listed from the next request on.
+   */
+  listSessions(userId: string, options: { current?: OakContextLike } = {}): Promise<SessionInfo[]> {
+    const link = linkOf(this) as Link;
+    return Promise.resolve().then(() =>
+      listSessions(link.engine, userId, link.state ?? current(link, options.current))
+    );
+  }
+
+  /**
+   * End every session of `userId` in the store at once ("log out
+   * everywhere"), or all but one: `{ except: ctx }` keeps the session of that
+   * request. A request of a revoked session already in flight cannot bring it
+   * back. Returns how many sessions ended (the cookie store, which holds no
+   * sessions on the server, returns 0: its revocation is a time, after which
+   * the user's older cookies open nothing).
+   */
+  revokeSessions(
+    userId: string,
+    options: { except?: OakContextLike | Session<SessionShape> } = {},
+  ): Promise<number> {
+    const link = linkOf(this) as Link;
+    return Promise.resolve().then(() => {
+      const except = stateOfTarget(link.engine, options.except, "revokeSessions: except");
+      return revokeSessions(link.engine, userId, except, link.state);
+    });
+  }
+
+  /**
+   * End the session of `userId` that `listSessions` showed with
+   * `fingerprint`. Returns whether there was one.
+   */
+  revokeSession(userId: string, fingerprint: string): Promise<boolean> {
+    const link = linkOf(this) as Link;
+    return Promise.resolve().then(() =>
+      revokeSession(link.engine, userId, fingerprint, link.state)
+    );
   }
 
   /** Whether `key` holds a value (or an unread flash value, which stays unread). */
@@ -197,6 +347,7 @@ export class Session<T extends SessionShape = SessionShape> {
   /** Remove `key` (and any flash value of that name). */
   delete(key: keyof T & string): void {
     const s = req(this);
+    delete s.increment[key];
     if (key in s.record.data) {
       delete ownRecord(s).data[key];
       delete s.set[key];
@@ -219,6 +370,7 @@ export class Session<T extends SessionShape = SessionShape> {
     ownRecord(s).data = emptyFields();
     s.set = emptyFields();
     s.deleted.clear();
+    s.increment = Object.create(null);
     s.cleared = true;
     s.flashOut = emptyFields();
     if (hasFields(s.record.flash)) s.flashChanged = true;

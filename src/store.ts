@@ -24,7 +24,28 @@ export interface SessionRecord {
   createdAt: number;
   /** When the session ends: its idle expiry, capped by its absolute one. */
   expiresAt: number;
+  /**
+   * The user the session belongs to (`session.setUser`); absent when none.
+   * Server stores keep it indexed, for `listByUser` and `deleteByUser`.
+   */
+  userId?: string;
+  /** When a request last wrote the session (a read does not write). Absent: `createdAt`. */
+  lastSeenAt?: number;
+  /**
+   * The session's own settings (its lifetime, the device it was bound on) as
+   * JSON text. Stores keep it as it is and never read it. Absent: none.
+   */
+  meta?: string;
+  /**
+   * When the session was bound to its user. Only client-side stores keep it
+   * (it is checked against a user's "not valid before", since their sessions
+   * cannot be deleted); server stores revoke by deleting and may drop it.
+   */
+  boundAt?: number;
 }
+
+/** Amounts to add to numeric keys, by key. Always a null-prototype object. */
+export type Increments = Record<string, number>;
 
 /** What one request changed. Applied atomically, in the order listed. */
 export interface SessionChange {
@@ -38,6 +59,30 @@ export interface SessionChange {
   flash: JsonFields | null;
   /** The new `expiresAt`. */
   expiresAt: number;
+  /**
+   * Amounts to add, after `set` and `delete`, in the store itself (so that
+   * concurrent requests that add to one key all count): a missing key counts
+   * as 0; a key that holds something other than a number is left as it is
+   * (a concurrent `set` of it wins). The sum is stored as JSON number text.
+   * Absent: none.
+   */
+  increment?: Increments;
+  /** When this request wrote: the new `lastSeenAt`. Absent: keep it. */
+  lastSeenAt?: number;
+  /** `undefined`: keep the session's user; a string: bind it to that user; `null`: unbind it. */
+  userId?: string | null;
+  /** `undefined`: keep the session's `meta`; a string: replace it. */
+  meta?: string;
+  /** `undefined`: keep `boundAt`; a number: replace it (client-side stores only). */
+  boundAt?: number;
+}
+
+/** A stored session of a user, as `listByUser` finds it. */
+export interface UserSession {
+  /** The session's store key. */
+  key: string;
+  /** The session, as `get` would return it. */
+  record: SessionRecord;
 }
 
 /**
@@ -74,6 +119,19 @@ export interface ServerStore {
   rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean>;
   /** Remove the session; no error when it does not exist. */
   delete(key: string): Promise<void>;
+  /**
+   * The live sessions (at `now`) bound to `userId`, in any order; `[]` for a
+   * user with none. A store that keeps no per-user index omits this (and
+   * `deleteByUser`), and the middleware then refuses `listSessions` with a
+   * `SessionConfigError`.
+   */
+  listByUser?(userId: string, now: number): Promise<UserSession[]>;
+  /**
+   * Remove every session bound to `userId` except those under `exceptKeys`,
+   * at once (no session of the user created before the call survives it,
+   * whatever else runs meanwhile). Returns how many were removed.
+   */
+  deleteByUser?(userId: string, exceptKeys: readonly string[], now: number): Promise<number>;
   /** Remove expired sessions; returns how many went. Stores with their own TTL may omit it. */
   cleanup?(now?: number): Promise<number>;
   /** Release what the store holds (timers); never closes the user's own connection. */
@@ -123,10 +181,27 @@ export interface ClientStore {
   ): Promise<void>;
   /** Remove the session's cookies. */
   clear(cookies: CookieJar, cookieOptions: Record<string, unknown>): Promise<void>;
+  /**
+   * Record that every session of `userId` bound before `notBefore` is
+   * revoked, until `until` (when the last of them would have expired anyway).
+   * `read` then returns `null` for them. A client-side store without a
+   * server-side record for that omits this, and `revokeSessions` is refused
+   * with a `SessionConfigError`.
+   */
+  revokeUser?(userId: string, notBefore: number, until: number): Promise<void>;
 }
 
 /** Any store the middleware accepts. */
 export type SessionStore = ServerStore | ClientStore;
+
+/** The JSON text of `current` with `by` added, or `undefined` when it is not a number. */
+export function incremented(current: string | undefined, by: number): string | undefined {
+  if (current === undefined) return JSON.stringify(by);
+  const value: unknown = JSON.parse(current);
+  if (typeof value !== "number") return undefined;
+  const sum = value + by;
+  return Number.isFinite(sum) ? JSON.stringify(sum) : undefined;
+}
 
 /** An empty null-prototype field map. */
 export function emptyFields(): JsonFields {
@@ -141,7 +216,17 @@ export function applyChange(record: SessionRecord, change: SessionChange): Sessi
   if (change.clear) record.data = emptyFields();
   for (const k in change.set) record.data[k] = change.set[k];
   for (const k of change.delete) delete record.data[k];
+  const increment = change.increment;
+  for (const k in increment) {
+    const next = incremented(record.data[k], increment[k]);
+    if (next !== undefined) record.data[k] = next;
+  }
   if (change.flash !== null) record.flash = change.flash;
   record.expiresAt = change.expiresAt;
+  if (change.lastSeenAt !== undefined) record.lastSeenAt = change.lastSeenAt;
+  if (change.userId === null) delete record.userId;
+  else if (change.userId !== undefined) record.userId = change.userId;
+  if (change.meta !== undefined) record.meta = change.meta;
+  if (change.boundAt !== undefined) record.boundAt = change.boundAt;
   return record;
 }

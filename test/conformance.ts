@@ -11,6 +11,12 @@
  * wins), and revoking a session from the server (a copied cookie is valid
  * until it expires; its expiry is sealed inside it).
  *
+ * Sessions that belong to a user (listing, revoking) need a store with a
+ * per-user index (`listByUser`/`deleteByUser`): a store without one must
+ * refuse them with a `SessionConfigError`, and the suite checks that it does.
+ * The cookie store revokes through a user's "not valid before" when it has a
+ * server store for it (`revokeUser`), and cannot list.
+ *
  * @module
  */
 import { after, before, describe, it } from "node:test";
@@ -32,6 +38,8 @@ export interface ConformanceTarget {
 
 const IDLE = 600;
 const ABSOLUTE = 3600;
+/** A "remember me" session's own lifetime, within the suite's maximums. */
+const LONG = 7200;
 
 /** A `rotate` call the store received, and what it answered. */
 interface Rotation {
@@ -104,11 +112,29 @@ export function conformance(target: ConformanceTarget): void {
       const manager = new Session(store, {
         expireAfterSeconds: IDLE,
         absoluteTimeoutSeconds: ABSOLUTE,
+        maxIdleSeconds: LONG,
+        maxAbsoluteSeconds: LONG,
+        recordDevice: { userAgent: true, ip: true },
         now: () => clock,
       });
       const mw = manager.initMiddleware();
       const router = new Router();
       const read = (ctx: { request: { url: URL } }) => ctx.request.url.searchParams.get("k") ?? "";
+      const param = (ctx: { request: { url: URL } }, name: string) =>
+        ctx.request.url.searchParams.get(name) ?? "";
+      /** Answer with what `work` returns; its typed errors become a 400 naming them. */
+      const answer = async (
+        ctx: { response: { status: number; body: unknown } },
+        work: () => unknown,
+      ) => {
+        try {
+          ctx.response.body = await work();
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error;
+          ctx.response.status = 400;
+          ctx.response.body = { error: error.name, message: error.message };
+        }
+      };
       router
         .get("/read", mw, (ctx) => {
           const k = read(ctx);
@@ -184,6 +210,95 @@ export function conformance(target: ConformanceTarget): void {
           for (const k of Object.keys(body)) ctx.state.session.set(k, body[k]);
           ctx.response.body = "ok";
         })
+        .post(
+          "/login",
+          mw,
+          (ctx) =>
+            answer(ctx, async () => {
+              const session = ctx.state.session;
+              await session.regenerate();
+              session.setUser(param(ctx, "user"));
+              const remember = param(ctx, "remember");
+              if (remember === "1") {
+                session.setLifetime({ idleSeconds: LONG, absoluteSeconds: LONG, persistent: true });
+              } else if (remember === "0") session.setLifetime({ persistent: false });
+              return { id: session.id };
+            }),
+        )
+        .post(
+          "/lifetime",
+          mw,
+          (ctx) =>
+            answer(ctx, async () => {
+              ctx.state.session.setLifetime(await ctx.request.body.json());
+              return "ok";
+            }),
+        )
+        .post(
+          "/set-user",
+          mw,
+          (ctx) =>
+            answer(ctx, async () => {
+              ctx.state.session.setUser((await ctx.request.body.json()).user);
+              return "ok";
+            }),
+        )
+        .get("/whoami", mw, (ctx) => {
+          ctx.response.body = { user: ctx.state.session.userId ?? null };
+        })
+        .get(
+          "/sessions",
+          mw,
+          (ctx) =>
+            answer(ctx, async () => {
+              return await ctx.state.session.listSessions(param(ctx, "user"));
+            }),
+        )
+        .post(
+          "/revoke-others",
+          mw,
+          (ctx) =>
+            answer(ctx, async () => {
+              const user = param(ctx, "user");
+              return { ended: await ctx.state.session.revokeSessions(user, { except: ctx }) };
+            }),
+        )
+        .post(
+          "/revoke-all",
+          (ctx) =>
+            answer(ctx, async () => {
+              return { ended: await manager.revokeSessions(param(ctx, "user")) };
+            }),
+        )
+        .post(
+          "/revoke-one",
+          mw,
+          (ctx) =>
+            answer(ctx, async () => {
+              const ended = await ctx.state.session.revokeSession(
+                param(ctx, "user"),
+                param(ctx, "fp"),
+              );
+              return { ended };
+            }),
+        )
+        .post("/touch", mw, (ctx) => {
+          ctx.state.session.touch();
+          ctx.response.body = "ok";
+        })
+        .post(
+          "/incr",
+          mw,
+          (ctx) =>
+            answer(ctx, () => {
+              const by = ctx.request.url.searchParams.get("by");
+              const value = ctx.state.session.increment(
+                read(ctx),
+                by === null ? undefined : Number(by),
+              );
+              return { value };
+            }),
+        )
         // Outside the middleware, as the seed deletes sessions.
         .post("/kill-by-id", async (ctx) => {
           const { id } = await ctx.request.body.json();
@@ -487,6 +602,289 @@ export function conformance(target: ConformanceTarget): void {
       }
       assert.deepEqual([...c.cookies.keys()], ["session"]);
       assert.match(c.cookies.get("session") ?? "", /^[A-Za-z0-9_-]{43}$/);
+    });
+
+    describe("users, lifetimes and counters", () => {
+      let users = 0;
+      /** A user ID no other test uses (the store is shared by the whole suite). */
+      const newUser = () => `user-${++users}-${Math.random().toString(36).slice(2)}`;
+      const canList = () =>
+        store.kind !== "client" && typeof store.listByUser === "function" &&
+        typeof store.deleteByUser === "function";
+      const canRevoke = () =>
+        store.kind === "client" ? typeof store.revokeUser === "function" : canList();
+
+      async function login(user: string, remember?: "1" | "0") {
+        const c = client();
+        const r = await c.post(
+          `/login?user=${encodeURIComponent(user)}` +
+            (remember ? `&remember=${remember}` : ""),
+        );
+        assert.equal(r.status, 200, r.text);
+        return { c, reply: r };
+      }
+      const whoami = async (c: CookieClient) => (await c.get("/whoami")).json().user;
+
+      /** The session cookie (the first one a client-side store writes) of a reply. */
+      function sessionCookie(
+        reply: {
+          setCookies: { name: string; attributes: Map<string, string>; deletes: boolean }[];
+        },
+      ) {
+        const name = isClient() ? (store as { cookieName: string }).cookieName : "session";
+        const cookie = reply.setCookies.find((x) => x.name === name && !x.deletes);
+        assert.ok(cookie, `the reply sets ${name}`);
+        return cookie;
+      }
+
+      it("setUser binds the session (stored even with no data), regenerate() keeps it, destroy() ends it", async () => {
+        const user = newUser();
+        const { c } = await login(user);
+        assert.equal(await whoami(c), user);
+        const before = c.cookies.get("session");
+        await c.post("/regenerate");
+        if (!isClient()) assert.notEqual(c.cookies.get("session"), before);
+        assert.equal(await whoami(c), user);
+        await c.post("/clear");
+        assert.equal(await whoami(c), user, "clear() removes data, not the user");
+        await c.post("/destroy");
+        assert.equal(await whoami(c), null);
+      });
+
+      it("setUser refuses a user ID that is not a non-empty string of at most 256 characters", async () => {
+        const c = await withSession({ k: 1 });
+        for (const user of ["", "x".repeat(257), 42, null]) {
+          const r = await c.post("/set-user", { user });
+          assert.equal(r.status, 400, String(user).slice(0, 10));
+          assert.equal(r.json().error, "SessionValueError");
+          assert.match(r.json().message, /userId must be a non-empty string of at most 256/);
+        }
+        assert.equal((await c.post("/set-user", { user: "x".repeat(256) })).status, 200);
+        assert.equal(await whoami(c), "x".repeat(256));
+      });
+
+      it("lists a user's sessions on three clients, newest first, marking the current one", async (t) => {
+        const user = newUser();
+        const other = newUser();
+        if (!canList()) {
+          const { c } = await login(user);
+          const r = await c.get(`/sessions?user=${user}`);
+          assert.equal(r.status, 400);
+          assert.equal(r.json().error, "SessionConfigError");
+          return t.diagnostic("this store keeps no per-user index: listing is refused");
+        }
+        const start = clock;
+        const clients: CookieClient[] = [];
+        for (let i = 0; i < 3; i++) {
+          clients.push((await login(user)).c);
+          clock += 1000;
+        }
+        await login(other);
+        // A write later on the first client moves its lastSeenAt.
+        clock += 120_000;
+        await clients[0].post("/set", { cart: 1 });
+        const list = (await clients[1].get(`/sessions?user=${user}`)).json();
+        assert.equal(list.length, 3);
+        assert.deepEqual(
+          list.map((x: { createdAt: number }) => x.createdAt),
+          [start + 2000, start + 1000, start],
+          "newest first",
+        );
+        assert.deepEqual(list.map((x: { current: boolean }) => x.current), [false, true, false]);
+        assert.equal(list[2].lastSeenAt, clock, "the first client wrote last");
+        assert.equal(list[0].lastSeenAt, start + 2000);
+        const ids = await Promise.all(clients.map(async (c) => (await c.get("/id")).json().id));
+        for (const info of list) {
+          assert.match(info.fingerprint, /^[A-Za-z0-9_-]{16}$/);
+          for (const id of ids) assert.ok(!id.includes(info.fingerprint), "a fingerprint is no ID");
+          assert.ok(info.expiresAt > clock);
+          assert.equal(info.persistent, true);
+          assert.equal(typeof info.userAgent, "string", "recordDevice: userAgent");
+          assert.match(info.ip, /127\.0\.0\.1|::1/, "recordDevice: ip");
+        }
+        assert.equal(new Set(list.map((x: { fingerprint: string }) => x.fingerprint)).size, 3);
+        assert.deepEqual(
+          (await clients[0].get(`/sessions?user=${newUser()}`)).json(),
+          [],
+          "unknown user",
+        );
+        // A logged-out or expired session is not listed.
+        await clients[2].post("/destroy");
+        assert.equal((await clients[0].get(`/sessions?user=${user}`)).json().length, 2);
+        clock += (IDLE + 1) * 1000;
+        assert.deepEqual((await client().get(`/sessions?user=${user}`)).json(), [], "all expired");
+      });
+
+      it("revoke all but the current session, while a request of a revoked one is in flight: it stays revoked", async (t) => {
+        const user = newUser();
+        const bystander = newUser();
+        const a = (await login(user)).c;
+        const b = (await login(user)).c;
+        const c = (await login(user)).c;
+        const d = (await login(bystander)).c;
+        if (!canRevoke()) {
+          const r = await a.post(`/revoke-others?user=${user}`);
+          assert.equal(r.status, 400);
+          assert.equal(r.json().error, "SessionConfigError");
+          return t.diagnostic("this store cannot revoke a user's sessions: refused");
+        }
+        // The bound time of the sessions lies before the revocation.
+        clock += 1;
+        const slowTab = b.clone();
+        const g = gate("revoke-in-flight");
+        const slow = slowTab.post("/slow-set?gate=revoke-in-flight", { late: "write" });
+        await g.entered;
+        const r = await a.post(`/revoke-others?user=${user}`);
+        assert.equal(r.status, 200, r.text);
+        if (!isClient()) assert.equal(r.json().ended, 2);
+        g.release();
+        assert.equal((await slow).status, 200);
+        assert.equal(await whoami(slowTab), null, "the in-flight request brought nothing back");
+        assert.deepEqual((await slowTab.get("/all")).json(), {});
+        assert.equal(await whoami(b), null);
+        assert.equal(await whoami(c), null);
+        assert.equal(await whoami(a), user, "the current session stays");
+        assert.equal(await whoami(d), bystander, "other users are untouched");
+        if (canList()) {
+          const list = (await a.get(`/sessions?user=${user}`)).json();
+          assert.deepEqual(list.map((x: { current: boolean }) => x.current), [true]);
+        }
+        // Log out everywhere, from a route without the middleware (the manager).
+        clock += 1;
+        assert.equal((await client().post(`/revoke-all?user=${user}`)).status, 200);
+        assert.equal(await whoami(a), null);
+        assert.equal(await whoami(d), bystander);
+      });
+
+      it("revokeSession(fingerprint) ends that one session", async (t) => {
+        if (!canList()) return t.diagnostic("this store keeps no per-user index");
+        const user = newUser();
+        const a = (await login(user)).c;
+        clock += 1000;
+        const b = (await login(user)).c;
+        const [newest] = (await a.get(`/sessions?user=${user}`)).json();
+        const r = await a.post(`/revoke-one?user=${user}&fp=${newest.fingerprint}`);
+        assert.deepEqual(r.json(), { ended: true });
+        assert.equal(await whoami(b), null);
+        assert.equal(await whoami(a), user);
+        const again = await a.post(`/revoke-one?user=${user}&fp=${newest.fingerprint}`);
+        assert.deepEqual(again.json(), { ended: false });
+        const wrongUser = await a.post(`/revoke-one?user=${newUser()}&fp=${newest.fingerprint}`);
+        assert.deepEqual(wrongUser.json(), { ended: false });
+      });
+
+      it("remember me: a persistent cookie and the session's own longer lifetime", async () => {
+        const user = newUser();
+        const { c, reply } = await login(user, "1");
+        const expires = Date.parse(sessionCookie(reply).attributes.get("expires") ?? "");
+        assert.ok(Math.abs(expires - (Date.now() + LONG * 1000)) < 10_000, "Max-Age of LONG");
+        // Idle longer than the app's timeout: alive on its own lifetime.
+        clock += (IDLE + 1) * 1000;
+        assert.equal(await whoami(c), user);
+        // Past the app's absolute timeout, within its own.
+        for (let t = IDLE; t <= ABSOLUTE + IDLE; t += IDLE) {
+          clock += IDLE * 1000;
+          assert.equal(await whoami(c), user, `alive at ${t}s`);
+        }
+        clock += (LONG + 1) * 1000;
+        assert.equal(await whoami(c), null, "its own idle timeout still ends it");
+      });
+
+      it("a browser-session cookie has no Max-Age, and the app's idle timeout", async () => {
+        const user = newUser();
+        const { c, reply } = await login(user, "0");
+        const cookie = sessionCookie(reply);
+        assert.ok(
+          !cookie.attributes.has("expires") && !cookie.attributes.has("max-age"),
+          "no expiry",
+        );
+        clock += (IDLE / 2) * 1000;
+        const refreshed = await c.get("/whoami");
+        assert.equal(refreshed.json().user, user);
+        for (const x of refreshed.setCookies) assert.ok(!x.attributes.has("expires"), "still none");
+        clock += (IDLE + 1) * 1000;
+        assert.equal(await whoami(c), null);
+        // Regenerate keeps the lifetime.
+        const second = (await login(newUser(), "1")).c;
+        const r = await second.post("/regenerate");
+        const after = Date.parse(sessionCookie(r).attributes.get("expires") ?? "");
+        assert.ok(after - Date.now() > (LONG - 60) * 1000, "regenerate() kept remember-me");
+      });
+
+      it("setLifetime refuses what the app does not allow", async () => {
+        const c = await withSession({ k: 1 });
+        const bad = [
+          { idleSeconds: LONG + 1 },
+          { absoluteSeconds: LONG + 1 },
+          { idleSeconds: 0 },
+          { idleSeconds: 1.5 },
+          { idleSeconds: "60" },
+          { persistent: "yes" },
+          { idle: 60 },
+        ];
+        for (const lifetime of bad) {
+          const r = await c.post("/lifetime", lifetime);
+          assert.equal(r.status, 400, JSON.stringify(lifetime));
+          assert.equal(r.json().error, "SessionConfigError");
+        }
+        assert.match((await c.post("/lifetime", bad[0])).json().message, /maxIdleSeconds/);
+        assert.deepEqual((await c.get("/all")).json(), { k: 1 }, "nothing was lost");
+      });
+
+      it("touch() pushes the idle expiry now, though no refresh is due", async () => {
+        const c = await withSession({ k: "v" });
+        const start = clock;
+        clock += 30_000; // within the refresh interval (IDLE / 10)
+        const w = writes();
+        assert.deepEqual((await c.get("/noop")).setCookies, [], "no refresh due");
+        assert.equal(writes(), w);
+        const r = await c.post("/touch");
+        assert.ok(r.setCookies.length >= 1, "the cookie is sent again");
+        if (!isClient()) assert.equal(writes(), w + 1);
+        clock = start + (IDLE + 15) * 1000; // past the first expiry, within the touched one
+        assert.deepEqual((await c.get("/all")).json(), { k: "v" });
+      });
+
+      it("increment: 50 concurrent requests each adding 1 land exactly (+50)", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: the last cookie wins");
+        const c = await withSession({ views: 10 });
+        const replies = await Promise.all(
+          Array.from({ length: 50 }, () => c.clone().post("/incr?k=views")),
+        );
+        const values = replies.map((r) => {
+          assert.equal(r.status, 200, r.text);
+          return r.json().value;
+        });
+        for (const v of values) assert.ok(v >= 11 && v <= 60, `returned ${v}`);
+        assert.deepEqual((await c.get("/read?k=views")).json(), { has: true, value: 60 });
+        // Fractions, negatives, and a missing key counting as 0.
+        await Promise.all([
+          c.clone().post("/incr?k=views&by=-0.5"),
+          c.clone().post("/incr?k=views&by=0.25"),
+          c.clone().post("/incr?k=fresh&by=3"),
+        ]);
+        assert.deepEqual((await c.get("/all")).json(), { views: 59.75, fresh: 3 });
+      });
+
+      it("increment returns the request's own sum and refuses a key holding a non-number", async () => {
+        const c = await withSession({ n: 1, name: "ann", list: [1] });
+        assert.deepEqual((await c.post("/incr?k=n&by=4")).json(), { value: 5 });
+        assert.deepEqual((await c.post("/incr?k=n")).json(), { value: 6 });
+        for (const k of ["name", "list"]) {
+          const r = await c.post(`/incr?k=${k}`);
+          assert.equal(r.status, 400);
+          assert.equal(r.json().error, "SessionValueError");
+          assert.match(r.json().message, new RegExp(`increment\\("${k}"\\).*not a number`));
+        }
+        for (const by of ["NaN", "Infinity", "x"]) {
+          assert.equal((await c.post(`/incr?k=n&by=${by}`)).status, 400, by);
+        }
+        assert.deepEqual((await c.get("/all")).json(), { n: 6, name: "ann", list: [1] });
+        // A key deleted in one request and added to in the next starts from 0.
+        await c.post("/unset?k=n");
+        assert.deepEqual((await c.post("/incr?k=n")).json(), { value: 1 });
+        assert.deepEqual((await c.get("/read?k=n")).json(), { has: true, value: 1 });
+      });
     });
 
     describe("server-side only", () => {

@@ -12,6 +12,7 @@ import {
   type ServerStore,
   type SessionChange,
   type SessionRecord,
+  type UserSession,
 } from "../store.ts";
 
 /** Options of `new MemoryStore(options)`. */
@@ -33,12 +34,7 @@ function copyFields(fields: JsonFields): JsonFields {
 }
 
 function copyRecord(r: SessionRecord): SessionRecord {
-  return {
-    data: copyFields(r.data),
-    flash: copyFields(r.flash),
-    createdAt: r.createdAt,
-    expiresAt: r.expiresAt,
-  };
+  return { ...r, data: copyFields(r.data), flash: copyFields(r.flash) };
 }
 
 /**
@@ -47,12 +43,12 @@ function copyRecord(r: SessionRecord): SessionRecord {
  * (values are immutable strings).
  */
 function changed(record: SessionRecord, change: SessionChange): SessionRecord {
-  const touchesData = change.clear || change.delete.length > 0 || hasFields(change.set);
+  const touchesData = change.clear || change.delete.length > 0 || hasFields(change.set) ||
+    (change.increment !== undefined && hasFields(change.increment));
   const next: SessionRecord = {
+    ...record,
     data: touchesData ? copyFields(record.data) : record.data,
     flash: change.flash === null ? record.flash : copyFields(change.flash),
-    createdAt: record.createdAt,
-    expiresAt: record.expiresAt,
   };
   return applyChange(next, { ...change, flash: null });
 }
@@ -64,7 +60,7 @@ function frozen(record: SessionRecord): SessionRecord {
   return Object.freeze(record);
 }
 
-function hasFields(fields: JsonFields): boolean {
+function hasFields(fields: Record<string, unknown>): boolean {
   for (const _ in fields) return true;
   return false;
 }
@@ -87,6 +83,8 @@ export class MemoryStore implements ServerStore {
   // A Map keeps insertion order; every read or write re-inserts its session,
   // so the first entry is always the least recently used one.
   #sessions = new Map<string, SessionRecord>();
+  // The keys of each user's sessions: kept in step with #sessions by #put and #drop.
+  #users = new Map<string, Set<string>>();
   #maxSessions: number;
   #sweepMs: number;
   #lastSweep = 0;
@@ -120,7 +118,7 @@ export class MemoryStore implements ServerStore {
     const record = this.#sessions.get(key);
     if (record === undefined) return undefined;
     if (record.expiresAt <= now) {
-      this.#sessions.delete(key);
+      this.#drop(key);
       return undefined;
     }
     if (this.#maxSessions !== Infinity) {
@@ -131,14 +129,40 @@ export class MemoryStore implements ServerStore {
     return record;
   }
 
+  /** Put `record` under `key` (where it is in the use order is the caller's concern), indexed. */
+  #put(key: string, record: SessionRecord): void {
+    const old = this.#sessions.get(key)?.userId;
+    this.#sessions.set(key, frozen(record));
+    if (old === record.userId) return;
+    if (old !== undefined) this.#unindex(old, key);
+    if (record.userId !== undefined) {
+      let keys = this.#users.get(record.userId);
+      if (keys === undefined) this.#users.set(record.userId, keys = new Set());
+      keys.add(key);
+    }
+  }
+
+  /** Remove the session under `key` and its index entry. */
+  #drop(key: string): void {
+    const userId = this.#sessions.get(key)?.userId;
+    this.#sessions.delete(key);
+    if (userId !== undefined) this.#unindex(userId, key);
+  }
+
+  #unindex(userId: string, key: string): void {
+    const keys = this.#users.get(userId);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.#users.delete(userId);
+  }
+
   /** Insert `record` under `key`, dropping the least recently used at the bound. */
   #insert(key: string, record: SessionRecord): void {
-    this.#sessions.delete(key);
+    this.#drop(key);
     while (this.#sessions.size >= this.#maxSessions) {
-      const oldest = this.#sessions.keys().next().value as string;
-      this.#sessions.delete(oldest);
+      this.#drop(this.#sessions.keys().next().value as string);
     }
-    this.#sessions.set(key, frozen(record));
+    this.#put(key, record);
   }
 
   /**
@@ -161,7 +185,7 @@ export class MemoryStore implements ServerStore {
   update(key: string, change: SessionChange, now: number): Promise<boolean> {
     const record = this.#live(key, now);
     if (record === undefined) return Promise.resolve(false);
-    this.#sessions.set(key, frozen(changed(record, change)));
+    this.#put(key, changed(record, change));
     return Promise.resolve(true);
   }
 
@@ -173,15 +197,38 @@ export class MemoryStore implements ServerStore {
   rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
     const record = this.#live(oldKey, now);
     if (record === undefined) return Promise.resolve(false);
-    this.#sessions.delete(oldKey);
+    this.#drop(oldKey);
     this.#insert(newKey, changed(record, change));
     return Promise.resolve(true);
   }
 
   /** Remove a session. */
   delete(key: string): Promise<void> {
-    this.#sessions.delete(key);
+    this.#drop(key);
     return Promise.resolve();
+  }
+
+  /** The live sessions of `userId`, from the store's per-user index. */
+  listByUser(userId: string, now: number): Promise<UserSession[]> {
+    const found: UserSession[] = [];
+    for (const key of [...(this.#users.get(userId) ?? [])]) {
+      const record = this.#sessions.get(key);
+      if (record === undefined) continue;
+      if (record.expiresAt <= now) this.#drop(key);
+      else found.push({ key, record });
+    }
+    return Promise.resolve(found);
+  }
+
+  /** Remove every session of `userId` but those under `exceptKeys`, in one synchronous step. */
+  deleteByUser(userId: string, exceptKeys: readonly string[], _now: number): Promise<number> {
+    let removed = 0;
+    for (const key of [...(this.#users.get(userId) ?? [])]) {
+      if (exceptKeys.includes(key)) continue;
+      this.#drop(key);
+      removed++;
+    }
+    return Promise.resolve(removed);
   }
 
   /** Remove expired sessions now; returns how many went. */
@@ -190,7 +237,7 @@ export class MemoryStore implements ServerStore {
     let removed = 0;
     for (const [key, record] of this.#sessions) {
       if (record.expiresAt <= now) {
-        this.#sessions.delete(key);
+        this.#drop(key);
         removed++;
       }
     }
@@ -200,6 +247,7 @@ export class MemoryStore implements ServerStore {
   /** Drop every session. */
   close(): Promise<void> {
     this.#sessions.clear();
+    this.#users.clear();
     return Promise.resolve();
   }
 }
