@@ -227,8 +227,15 @@ export class SessionEngine<S> {
     return Math.min(now + idleMs, record.createdAt + absoluteMs);
   }
 
+  /**
+   * Whether `record` is alive at `now`: its stored expiry, and its lifetime as
+   * the app allows it now (a timeout lowered since it was stored applies).
+   */
   #alive(record: SessionRecord, now: number): boolean {
-    return record.expiresAt > now && record.createdAt + this.lifetimeOf(record).absoluteMs > now;
+    if (record.expiresAt <= now) return false;
+    const { idleMs, absoluteMs } = this.lifetimeOf(record);
+    return record.createdAt + absoluteMs > now &&
+      (record.lastSeenAt === undefined || record.lastSeenAt + idleMs > now);
   }
 
   /** Step 1 and 2 of a request: read the cookie, load the record, reject what is dead. */
@@ -328,8 +335,10 @@ export class SessionEngine<S> {
     const dirty = s.cleared || s.flashChanged || hasFields(s.set) || s.deleted.size > 0 ||
       hasFields(s.increment) || s.userChanged || s.metaChanged;
     // A session with an idle timeout of its own is refreshed within a tenth of it.
+    // An expiry stored further out than the app allows now (a maximum lowered
+    // since) is brought back in.
     const refreshMs = Math.min(this.options.refreshMs, lifetime.idleMs / 10);
-    const refreshDue = s.touchRequested || expiresAt - s.record.expiresAt >= refreshMs;
+    const refreshDue = s.touchRequested || Math.abs(expiresAt - s.record.expiresAt) >= refreshMs;
     if (!dirty && !refreshDue) return { action: "none" };
     return {
       action: "update",

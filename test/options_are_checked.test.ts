@@ -22,6 +22,20 @@ describe("options are checked when the middleware is built", () => {
     ["cookie name with ;", { sessionCookieName: "a;b" }, /sessionCookieName/],
     ["clock not a function", { now: 5 }, /now must be a function/],
     ["cookie options not an object", { cookieSetOptions: "secure" }, /cookieSetOptions/],
+    ["fractional maxIdleSeconds", { maxIdleSeconds: 2.5 }, /maxIdleSeconds must be a positive/],
+    [
+      "maxIdleSeconds below the idle timeout",
+      { expireAfterSeconds: 600, maxIdleSeconds: 60 },
+      /maxIdleSeconds \(60\) must not be shorter than the idle timeout \(600\)/,
+    ],
+    [
+      "maxAbsoluteSeconds without an absolute timeout to raise",
+      { maxAbsoluteSeconds: 60 },
+      /maxAbsoluteSeconds \(60\) must not be shorter than absoluteTimeoutSeconds/,
+    ],
+    ["recordDevice not an object", { recordDevice: true }, /recordDevice must be an object/],
+    ["recordDevice unknown key", { recordDevice: { email: true } }, /recordDevice/],
+    ["recordDevice non-boolean", { recordDevice: { ip: "yes" } }, /recordDevice/],
   ];
   for (const [what, options, pattern] of bad) {
     it(`rejects ${what}`, () => {
@@ -55,6 +69,9 @@ describe("options are checked when the middleware is built", () => {
         sessionCookieName: "__Host-sid",
         cookieSetOptions: { secure: true, sameSite: "strict" },
         cookieGetOptions: {},
+        maxIdleSeconds: 30 * 86400,
+        maxAbsoluteSeconds: 90 * 86400,
+        recordDevice: { userAgent: true, ip: false },
       }),
       "function",
     );

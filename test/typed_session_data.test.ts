@@ -19,6 +19,9 @@ describe("typed session data", () => {
       const session = ctx.state.session;
       const count: number | undefined = session.get("count");
       session.set("count", (count ?? 0) + 1);
+      const added: number = session.increment("count", 0);
+      // @ts-expect-error user holds an object, not a number
+      if (added < 0) session.increment("user");
       session.set("user", { name: "ann" });
       const name: string | undefined = session.get("user")?.name;
       // @ts-expect-error a string is not a number
