@@ -157,6 +157,14 @@ export interface SessionHooks<S> {
   stateOf(value: unknown): RequestState | undefined;
 }
 
+/** @internal A session's idle timeout and absolute lifetime (ms), and its cookie's Max-Age (s). */
+export interface Lifetime {
+  readonly idleMs: number;
+  readonly absoluteMs: number;
+  /** `undefined`: a browser-session cookie. */
+  readonly maxAge?: number;
+}
+
 /** The key of session `id`, without a promise hop where the hash is synchronous. */
 function keyOf(id: string): string | Promise<string> {
   return sessionKey(id);
@@ -171,6 +179,8 @@ export class SessionEngine<S> {
   readonly options: ResolvedOptions;
   readonly middleware: SessionMiddleware<S>;
   readonly #hooks: SessionHooks<S>;
+  // The lifetime of a session without one of its own, made once.
+  readonly #appLifetime: Lifetime;
   // Oak's own pattern for a cookie's value in a Cookie header.
   readonly #idPattern: RegExp;
 
@@ -182,6 +192,11 @@ export class SessionEngine<S> {
     this.store = store === undefined ? new MemoryStore() : checkStore(store);
     this.options = resolveOptions(options);
     this.#hooks = hooks;
+    this.#appLifetime = Object.freeze({
+      idleMs: this.options.idleMs,
+      absoluteMs: this.options.absoluteMs,
+      maxAge: this.options.cookieMaxAge,
+    });
     this.#idPattern = new RegExp(
       `(?:^|;) *${this.options.cookieName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}=([^;]*)`,
     );
@@ -206,11 +221,9 @@ export class SessionEngine<S> {
   }
 
   /** The idle timeout, absolute lifetime (ms) and cookie Max-Age (s) of `record`: its own or the app's. */
-  lifetimeOf(record: SessionRecord): { idleMs: number; absoluteMs: number; maxAge?: number } {
+  lifetimeOf(record: SessionRecord): Lifetime {
     const o = this.options;
-    if (record.meta === undefined) {
-      return { idleMs: o.idleMs, absoluteMs: o.absoluteMs, maxAge: o.cookieMaxAge };
-    }
+    if (record.meta === undefined) return this.#appLifetime;
     const meta = parseMeta(record.meta);
     // Bounded by the app's maximums as they are now, even if they were lowered since.
     const idleMs = meta.i === undefined ? o.idleMs : Math.min(meta.i * 1000, o.maxIdleMs);
