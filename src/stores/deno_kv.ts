@@ -6,10 +6,21 @@
  * Layout: one KV entry per session under `[...prefix, key]` (the key is
  * already the SHA-256 of the session ID). Its value is the UTF-8 bytes of
  * `{"v":1,"c":createdAt,"e":expiresAt,"d":{...},"f":{...}}`, the data and
- * flash maps holding each key's JSON text. Bytes, not a structured value,
- * so the store knows a session's exact size before it writes: KV refuses a
- * value over 64 KiB, and this store says so with a
+ * flash maps holding each key's JSON text, plus `"u":userId`,
+ * `"l":lastSeenAt` and `"m":meta` when the session has them. Bytes, not a
+ * structured value, so the store knows a session's exact size before it
+ * writes: KV refuses a value over 64 KiB, and this store says so with a
  * `SessionTooLargeError` instead of writing part of a change.
+ *
+ * A session bound to a user also has an index entry
+ * `[...prefix, "user", userId, key]` whose value is the session's
+ * `expiresAt` (`null`: never). It is written, moved and removed in the same
+ * atomic operation as the session (create, update, rotate, delete, cleanup)
+ * and carries the same `expireIn`, so every session of a user has its index
+ * entry. The converse can lapse for a moment (KV drops an expired session and
+ * its index entry independently; a delete racing a change of the session's
+ * user leaves the new user's entry behind): such an entry points at no
+ * session, and `listByUser` removes it when it finds it.
  *
  * Every write is one atomic operation checked against the versionstamp it
  * read (retried when another request wrote in between), so a concurrent
@@ -30,6 +41,7 @@ import {
   type ServerStore,
   type SessionChange,
   type SessionRecord,
+  type UserSession,
 } from "../store.ts";
 
 /** A part of a Deno KV key, as `Deno.KvKeyPart` allows it. */
@@ -82,8 +94,11 @@ export interface DenoKvLike {
   delete(key: readonly DenoKvKeyPart[]): Promise<void>;
   /** Begin an atomic operation. */
   atomic(): DenoKvAtomicOperation;
-  /** The entries under a prefix. */
-  list(selector: { prefix: readonly DenoKvKeyPart[] }): AsyncIterable<DenoKvEntry>;
+  /** The entries under a prefix (`batchSize`: how many one read fetches, at one version). */
+  list(
+    selector: { prefix: readonly DenoKvKeyPart[] },
+    options?: { batchSize?: number },
+  ): AsyncIterable<DenoKvEntry>;
   /** Close the database. */
   close(): void;
 }
@@ -105,6 +120,16 @@ export const DENO_KV_VALUE_LIMIT = 65_536;
 // How often a write is retried when other requests keep writing the same
 // session between its read and its commit.
 const MAX_ATTEMPTS = 100;
+// Deno KV's bounds: keys one getMany reads; entries one list read returns;
+// mutations in one atomic operation; and the total size of its keys (KV
+// takes 80 KiB of set and checked keys and 800 KiB of mutations: the
+// stricter bound is kept for deletions too).
+const GET_MANY_KEYS = 10;
+const LIST_BATCH = 1000;
+const OP_MUTATIONS = 1000;
+const OP_KEY_BYTES = 81_920;
+// The key part under the prefix that the per-user index lives in.
+const USER = "user";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -195,14 +220,24 @@ function kvError(error: unknown, doing: string): Error {
   });
 }
 
+/** `expiresAt` as JSON and KV can hold it: `null` for never. */
+function expiry(expiresAt: number): number | null {
+  return Number.isFinite(expiresAt) ? expiresAt : null;
+}
+
 function encode(record: SessionRecord): Uint8Array {
-  const text = JSON.stringify({
+  const value: Record<string, unknown> = {
     v: 1,
     c: record.createdAt,
-    e: Number.isFinite(record.expiresAt) ? record.expiresAt : null,
+    e: expiry(record.expiresAt),
     d: record.data,
     f: record.flash,
-  });
+  };
+  // boundAt is not kept: a server store revokes by deleting.
+  if (record.userId !== undefined) value.u = record.userId;
+  if (record.lastSeenAt !== undefined) value.l = record.lastSeenAt;
+  if (record.meta !== undefined) value.m = record.meta;
+  const text = JSON.stringify(value);
   const bytes = encoder.encode(text);
   if (bytes.length > DENO_KV_VALUE_LIMIT) {
     throw new SessionTooLargeError(
@@ -243,7 +278,78 @@ function decode(value: unknown): SessionRecord | null {
   const data = fields(p.d);
   const flash = fields(p.f);
   if (data === null || flash === null) return null;
-  return { data, flash, createdAt: p.c, expiresAt };
+  const record: SessionRecord = { data, flash, createdAt: p.c, expiresAt };
+  return optionals(record, p) ? record : null;
+}
+
+/** Copy the optional fields of stored value `p` into `record`; `false` when one is malformed. */
+function optionals(record: SessionRecord, p: Record<string, unknown>): boolean {
+  if (p.u !== undefined) {
+    if (typeof p.u !== "string") return false;
+    record.userId = p.u;
+  }
+  if (p.l !== undefined) {
+    if (typeof p.l !== "number") return false;
+    record.lastSeenAt = p.l;
+  }
+  if (p.m !== undefined) {
+    if (typeof p.m !== "string") return false;
+    record.meta = p.m;
+  }
+  return true;
+}
+
+/** The expiry an index entry holds (`Infinity` for never), or `undefined` for a foreign value. */
+function indexExpiry(value: unknown): number | undefined {
+  if (value === null) return Infinity;
+  return typeof value === "number" ? value : undefined;
+}
+
+const sizeEncoder = new TextEncoder();
+
+/** The bytes of one key part in KV's key encoding (a close upper bound for bigints). */
+function partSize(part: DenoKvKeyPart): number {
+  if (typeof part === "string" || part instanceof Uint8Array) {
+    const bytes = typeof part === "string" ? sizeEncoder.encode(part) : part;
+    // A type byte, a terminator, and an escape byte after each zero byte.
+    return 2 + bytes.length + bytes.filter((b) => b === 0).length;
+  }
+  if (typeof part === "number") return 9;
+  if (typeof part === "bigint") return 3 + Math.ceil(part.toString(16).length / 2);
+  if (typeof part === "boolean") return 1;
+  return 2048;
+}
+
+/** The bytes of `key` in KV's key encoding. */
+function keySize(key: readonly DenoKvKeyPart[]): number {
+  let size = 0;
+  for (const part of key) size += partSize(part);
+  return size;
+}
+
+/**
+ * `groups` (each a set of keys that must go in one operation) split into
+ * batches that fit one atomic operation of deletions.
+ */
+function batches(groups: ReadonlyArray<readonly DenoKvKeyPart[][]>): DenoKvKeyPart[][][] {
+  const out: DenoKvKeyPart[][][] = [];
+  let batch: DenoKvKeyPart[][] = [];
+  let bytes = 0;
+  for (const group of groups) {
+    const size = group.reduce((n, key) => n + keySize(key), 0);
+    if (
+      batch.length > 0 &&
+      (batch.length + group.length > OP_MUTATIONS || bytes + size > OP_KEY_BYTES)
+    ) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(...group);
+    bytes += size;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
 }
 
 /** KV's `expireIn` for a record ending at `expiresAt`: `undefined` for never, <= 0 for over. */
@@ -255,6 +361,9 @@ function live(entry: DenoKvEntry, now: number): SessionRecord | null {
   const record = decode(entry.value);
   return record !== null && record.expiresAt > now ? record : null;
 }
+
+/** What an attempt of a checked write returns when its check failed: try again. */
+const CONFLICT: unique symbol = Symbol("conflict");
 
 /** A pause that grows with the attempt, with jitter, so contending writers spread out. */
 function backoff(attempt: number): Promise<void> {
@@ -335,6 +444,72 @@ export class DenoKvStore implements ServerStore {
     return [...this.#prefix, key];
   }
 
+  /** The index entry of `userId`'s session under `key`. */
+  #userKey(userId: string, key: string): DenoKvKeyPart[] {
+    return [...this.#prefix, USER, userId, key];
+  }
+
+  /** The session key an index entry of this store points at, or `undefined` for another entry. */
+  #indexed(entry: DenoKvEntry): string | undefined {
+    const n = this.#prefix.length;
+    const key = entry.key[n + 2];
+    return entry.key.length === n + 3 && entry.key[n] === USER && typeof key === "string"
+      ? key
+      : undefined;
+  }
+
+  /**
+   * Add to `op` the writes that leave `record` under `key` and the user index
+   * in step with it: `was` is the user of the entry `op` replaces. A record
+   * already over at `now` is removed instead, with its index entries.
+   */
+  #put(
+    op: DenoKvAtomicOperation,
+    key: string,
+    record: SessionRecord,
+    was: string | undefined,
+    now: number,
+  ): void {
+    const expireIn = ttl(record.expiresAt, now);
+    const over = expireIn !== undefined && expireIn <= 0;
+    const bytes = over ? undefined : encode(record);
+    const user = record.userId;
+    if (was !== undefined && (over || was !== user)) op.delete(this.#userKey(was, key));
+    if (bytes === undefined) {
+      op.delete(this.#key(key));
+      if (user !== undefined && user !== was) op.delete(this.#userKey(user, key));
+      return;
+    }
+    op.set(this.#key(key), bytes, { expireIn });
+    if (user !== undefined) {
+      op.set(this.#userKey(user, key), expiry(record.expiresAt), { expireIn });
+    }
+  }
+
+  /**
+   * Run `attempt` until it settles (returns anything but `CONFLICT`), backing
+   * off between attempts; `what` names the write in the error when it never does.
+   */
+  async #settle<T>(
+    doing: string,
+    what: string,
+    attempt: () => Promise<T | typeof CONFLICT>,
+  ): Promise<T> {
+    try {
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        const result = await attempt();
+        if (result !== CONFLICT) return result;
+        await backoff(i);
+      }
+    } catch (error) {
+      throw kvError(error, doing);
+    }
+    throw new SessionStoreError(
+      `DenoKvStore: ${what} kept conflicting with concurrent writes ` +
+        `(${MAX_ATTEMPTS} attempts); try again`,
+    );
+  }
+
   /** The session's record, or `null` when missing, expired or not written by this store. */
   async get(key: string, now: number): Promise<SessionRecord | null> {
     try {
@@ -344,51 +519,47 @@ export class DenoKvStore implements ServerStore {
     }
   }
 
-  /** Store a new session (replacing any under that key), expiring by KV's `expireIn`. */
-  async create(key: string, record: SessionRecord, now: number): Promise<void> {
-    const bytes = encode(record);
-    const expireIn = ttl(record.expiresAt, now);
-    try {
-      if (expireIn !== undefined && expireIn <= 0) await this.#kv.delete(this.#key(key));
-      else await this.#kv.set(this.#key(key), bytes, { expireIn });
-    } catch (error) {
-      throw kvError(error, "creating a session");
-    }
+  /**
+   * Store a new session (replacing any under that key) and its index entry in
+   * one atomic operation checked against what was there, expiring by KV's
+   * `expireIn`.
+   */
+  create(key: string, record: SessionRecord, now: number): Promise<void> {
+    return this.#settle("creating a session", "creating a session", async () => {
+      const entry = await this.#kv.get(this.#key(key));
+      const op = this.#kv.atomic().check(entry);
+      this.#put(op, key, record, decode(entry.value)?.userId, now);
+      return (await op.commit()).ok ? undefined : CONFLICT;
+    });
   }
 
-  /** Apply a change set atomically, only if the session is still there and live at `now`. */
-  async update(key: string, change: SessionChange, now: number): Promise<boolean> {
+  /**
+   * Apply a change set (increments included, to the record read) in one
+   * atomic operation checked against the versionstamp read, retried when
+   * another write came in between; only if the session is still there and
+   * live at `now`. A change of user moves the index entry in that operation.
+   */
+  update(key: string, change: SessionChange, now: number): Promise<boolean> {
     const k = this.#key(key);
-    try {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const entry = await this.#kv.get(k);
-        const record = live(entry, now);
-        if (record === null) return false;
-        const bytes = encode(applyChange(record, change));
-        const expireIn = ttl(record.expiresAt, now);
-        const op = this.#kv.atomic().check(entry);
-        if (expireIn !== undefined && expireIn <= 0) op.delete(k);
-        else op.set(k, bytes, { expireIn });
-        if ((await op.commit()).ok) return true;
-        await backoff(attempt);
-      }
-    } catch (error) {
-      throw kvError(error, "updating a session");
-    }
-    throw new SessionStoreError(
-      `DenoKvStore: a session update kept conflicting with concurrent writes ` +
-        `(${MAX_ATTEMPTS} attempts); try again`,
-    );
+    return this.#settle("updating a session", "a session update", async () => {
+      const entry = await this.#kv.get(k);
+      const record = live(entry, now);
+      if (record === null) return false;
+      const was = record.userId;
+      const op = this.#kv.atomic().check(entry);
+      this.#put(op, key, applyChange(record, change), was, now);
+      return (await op.commit()).ok ? true : CONFLICT;
+    });
   }
 
   /**
    * Move a session to `newKey` in one atomic operation checked against the
    * old entry's versionstamp and the new key's absence: the stored record
-   * with `change` applied goes under `newKey` and `oldKey` is deleted. Returns
-   * `false`, writing nothing, when the old session is gone or expired (or,
-   * never in practice, the new key is taken).
+   * with `change` applied goes under `newKey`, `oldKey` is deleted, and the
+   * index entry moves with it. Returns `false`, writing nothing, when the old
+   * session is gone or expired (or, never in practice, the new key is taken).
    */
-  async rotate(
+  rotate(
     oldKey: string,
     newKey: string,
     change: SessionChange,
@@ -396,50 +567,151 @@ export class DenoKvStore implements ServerStore {
   ): Promise<boolean> {
     const oldK = this.#key(oldKey);
     const newK = this.#key(newKey);
-    try {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const [oldEntry, newEntry] = await this.#kv.getMany([oldK, newK]);
-        const record = live(oldEntry, now);
-        if (record === null || newEntry.versionstamp !== null) return false;
-        const bytes = encode(applyChange(record, change));
-        const expireIn = ttl(record.expiresAt, now);
-        const op = this.#kv.atomic().check(oldEntry).check({ key: newK, versionstamp: null })
-          .delete(oldK);
-        if (expireIn === undefined || expireIn > 0) op.set(newK, bytes, { expireIn });
-        if ((await op.commit()).ok) return true;
-        await backoff(attempt);
-      }
-    } catch (error) {
-      throw kvError(error, "rotating a session");
-    }
-    throw new SessionStoreError(
-      `DenoKvStore: a session rotation kept conflicting with concurrent writes ` +
-        `(${MAX_ATTEMPTS} attempts); try again`,
-    );
+    return this.#settle("rotating a session", "a session rotation", async () => {
+      const [oldEntry, newEntry] = await this.#kv.getMany([oldK, newK]);
+      const record = live(oldEntry, now);
+      if (record === null || newEntry.versionstamp !== null) return false;
+      const was = record.userId;
+      const op = this.#kv.atomic().check(oldEntry).check({ key: newK, versionstamp: null })
+        .delete(oldK);
+      if (was !== undefined) op.delete(this.#userKey(was, oldKey));
+      this.#put(op, newKey, applyChange(record, change), undefined, now);
+      return (await op.commit()).ok ? true : CONFLICT;
+    });
   }
 
-  /** Remove a session; no error when it does not exist. */
+  /**
+   * Remove a session and its index entry in one atomic operation; no error
+   * when it does not exist. Not checked against a versionstamp (deletion
+   * wins): should the session's user change between the read and the
+   * deletion, the new user's entry is left pointing at nothing, and
+   * `listByUser` removes it.
+   */
   async delete(key: string): Promise<void> {
+    const k = this.#key(key);
     try {
-      await this.#kv.delete(this.#key(key));
+      const entry = await this.#kv.get(k);
+      if (entry.versionstamp === null) return;
+      const op = this.#kv.atomic().delete(k);
+      const user = decode(entry.value)?.userId;
+      if (user !== undefined) op.delete(this.#userKey(user, key));
+      await op.commit();
     } catch (error) {
       throw kvError(error, "deleting a session");
     }
   }
 
+  /** The index entries of `userId`: one read (at one version) for up to 1000. */
+  async #userEntries(userId: string): Promise<DenoKvEntry[]> {
+    const entries: DenoKvEntry[] = [];
+    const prefix = [...this.#prefix, USER, userId];
+    for await (const entry of this.#kv.list({ prefix }, { batchSize: LIST_BATCH })) {
+      if (this.#indexed(entry) !== undefined) entries.push(entry);
+    }
+    return entries;
+  }
+
+  /** The entries under `keys`, read in as many `getMany` calls as KV needs. */
+  async #getAll(keys: DenoKvKeyPart[][]): Promise<DenoKvEntry[]> {
+    const reads: Promise<DenoKvEntry[]>[] = [];
+    for (let i = 0; i < keys.length; i += GET_MANY_KEYS) {
+      reads.push(this.#kv.getMany(keys.slice(i, i + GET_MANY_KEYS)));
+    }
+    return (await Promise.all(reads)).flat();
+  }
+
+  /**
+   * The live sessions of `userId` at `now`, found through its index entries.
+   * An entry whose session is gone, expired or now another user's is removed
+   * (checked against the entry's versionstamp, so one rewritten meanwhile stays).
+   */
+  async listByUser(userId: string, now: number): Promise<UserSession[]> {
+    try {
+      const index = await this.#userEntries(userId);
+      const keys = index.map((entry) => this.#indexed(entry)!);
+      const sessions = await this.#getAll(keys.map((key) => this.#key(key)));
+      const found: UserSession[] = [];
+      const stale: Promise<unknown>[] = [];
+      sessions.forEach((entry, i) => {
+        const record = decode(entry.value);
+        if (record !== null && record.userId === userId && record.expiresAt > now) {
+          found.push({ key: keys[i], record });
+        } else {
+          stale.push(this.#kv.atomic().check(index[i]).delete(index[i].key).commit());
+        }
+      });
+      await Promise.all(stale);
+      return found;
+    } catch (error) {
+      throw kvError(error, "listing a user's sessions");
+    }
+  }
+
+  /**
+   * Remove every session of `userId` but those under `exceptKeys`, each with
+   * its index entry in the same atomic operation. Deno KV bounds an operation
+   * (1000 mutations, and the size of its keys), so a user with many sessions is removed
+   * in several operations: each session goes whole with its entry, but a
+   * reader may meanwhile see some of the user's sessions gone and others not
+   * yet, and a failure midway leaves the rest for a retry. The deletions are
+   * not checked (deletion wins): an update or rotation of a removed session
+   * that was in flight fails its own check and writes nothing. The index is
+   * read again until a read (one version, for up to 1000 entries) finds none
+   * left but the excepted, so a session rotated to a new key meanwhile goes
+   * too. Returns how many sessions live at `now` it removed, as their index
+   * entries' expiry tells (without reading the sessions themselves).
+   */
+  async deleteByUser(userId: string, exceptKeys: readonly string[], now: number): Promise<number> {
+    const except = new Set(exceptKeys);
+    let removed = 0;
+    try {
+      for (let pass = 0; pass < MAX_ATTEMPTS; pass++) {
+        const targets = (await this.#userEntries(userId)).filter((entry) =>
+          !except.has(this.#indexed(entry)!)
+        );
+        if (targets.length === 0) return removed;
+        const groups = targets.map((entry) => [this.#key(this.#indexed(entry)!), [...entry.key]]);
+        for (const batch of batches(groups)) {
+          const op = this.#kv.atomic();
+          for (const key of batch) op.delete(key);
+          await op.commit();
+        }
+        for (const entry of targets) if ((indexExpiry(entry.value) ?? now) > now) removed++;
+      }
+    } catch (error) {
+      throw kvError(error, "removing a user's sessions");
+    }
+    throw new SessionStoreError(
+      `DenoKvStore: removing the sessions of a user kept finding new ones (${MAX_ATTEMPTS} ` +
+        "passes); try again",
+    );
+  }
+
   /**
    * Remove the sessions expired at `now` that KV has not dropped yet (its
-   * `expireIn` removes them eventually; this is for a prompt sweep). Each
+   * `expireIn` removes them eventually; this is for a prompt sweep), each with
+   * its index entry, and index entries expired with their session. Each
    * removal is checked against the versionstamp read, so a session refreshed
-   * meanwhile stays. Returns how many went.
+   * meanwhile stays. Returns how many sessions went.
    */
   async cleanup(now: number = Date.now()): Promise<number> {
     let removed = 0;
     try {
       for await (const entry of this.#kv.list({ prefix: this.#prefix })) {
+        if (this.#indexed(entry) !== undefined) {
+          const expires = indexExpiry(entry.value);
+          if (expires !== undefined && expires <= now) {
+            await this.#kv.atomic().check(entry).delete(entry.key).commit();
+          }
+          continue;
+        }
+        const key = entry.key[this.#prefix.length];
+        if (entry.key.length !== this.#prefix.length + 1 || typeof key !== "string") continue;
         const record = decode(entry.value);
         if (record === null || record.expiresAt > now) continue;
-        if ((await this.#kv.atomic().check(entry).delete(entry.key).commit()).ok) removed++;
+        const op = this.#kv.atomic().check(entry).delete(entry.key);
+        if (record.userId !== undefined) op.delete(this.#userKey(record.userId, key));
+        if ((await op.commit()).ok) removed++;
       }
     } catch (error) {
       throw kvError(error, "removing expired sessions");
