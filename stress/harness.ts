@@ -1,5 +1,5 @@
 /**
- * The stress and fault suite of oak-sessions: seven checks, each against
+ * The stress and fault suite of oak-sessions: eight checks, each against
  * every store it applies to, over loopback HTTP to real Oak servers in child
  * processes. `npm run stress` runs it at full size (`stress/run.ts`);
  * `test/stress_small.test.ts` runs the small size and asserts every figure.
@@ -22,6 +22,7 @@ import { emptyFields } from "../src/store.ts";
 import { newSessionId } from "../src/session_id.ts";
 import { StoreUnderTest } from "./context.ts";
 import { anonymousFlood } from "./checks/anonymous_flood.ts";
+import { concurrentIncrement, type IncrementLoad } from "./checks/concurrent_increment.ts";
 import { concurrentTabs } from "./checks/concurrent_tabs.ts";
 import { deleteWins } from "./checks/delete_wins.ts";
 import { type ForeignCookie, hostileCookies } from "./checks/hostile_cookies.ts";
@@ -63,6 +64,8 @@ export interface Workload {
   memoryBound: number;
   /** Check 6. */
   outage: OutageTiming;
+  /** Check 8: sessions, increments and sets per session, connections. */
+  increment: IncrementLoad;
   /** Time bound of each loop, in ms (a loop stops at its count or here). */
   deadlineMs: number;
 }
@@ -80,6 +83,7 @@ export const SIZES: Record<Size, Workload> = {
     memorySessions: 1_000_000,
     memoryBound: 10_000,
     outage: { steadyMs: 5000, downMs: 5000, recoverMs: 20_000, maxRequestsPerClient: 100_000 },
+    increment: { sessions: 16, increments: 500, sets: 100, connections: 128 },
     deadlineMs: 480_000,
   },
   small: {
@@ -93,6 +97,7 @@ export const SIZES: Record<Size, Workload> = {
     memorySessions: 20_000,
     memoryBound: 1000,
     outage: { steadyMs: 700, downMs: 700, recoverMs: 10_000, maxRequestsPerClient: 5000 },
+    increment: { sessions: 4, increments: 50, sets: 10, connections: 16 },
     deadlineMs: 60_000,
   },
 };
@@ -102,7 +107,7 @@ export interface StressOptions {
   size: Size;
   /** Default: every store. */
   stores?: readonly StoreKind[];
-  /** Check numbers to run (1 to 7). Default: all. */
+  /** Check numbers to run (1 to 8). Default: all. */
   checks?: readonly number[];
   /** Seed of the hostile inputs (printed, so a run can be repeated). Default: random. */
   seed?: number;
@@ -188,7 +193,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   rigs.forEach((r) => r.catch(() => {}));
   try {
     const needsRedis = stores.some((k) => k === "redis" || k === "webdis");
-    const perStoreChecks = [1, 2, 3, 4, 7].some(wanted);
+    const perStoreChecks = [1, 2, 3, 4, 7, 8].some(wanted);
     if (perStoreChecks) {
       if (needsRedis) {
         redis = await startRedis();
@@ -302,6 +307,9 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       }
       if (wanted(7)) {
         for (const sut of suts) if (sut.serverSide) record(await leakedId(sut));
+      }
+      if (wanted(8)) {
+        for (const sut of suts) record(await concurrentIncrement(sut, w.increment, w.deadlineMs));
       }
     }
     for (const sut of suts) sut.client.close();

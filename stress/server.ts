@@ -12,6 +12,8 @@
  *   N characters of padding, to make the cookie store use chunk cookies);
  * - `POST /tab?k=K&v=V`: a tab's write; answers with the value K held before;
  * - `POST /set?k=K&v=V`, `POST /bump`: writes (outage load);
+ * - `POST /incr?k=K&by=N`: `session.increment(K, N)` (N defaults to 1);
+ *   answers with the value it returned, as a number;
  * - `POST /slow?k=K&token=T` and `POST /logout?token=T`: a slow write and a
  *   logout of one session, ordered by the server: the slow request loads the
  *   session, the logout then commits, and only then does the slow request
@@ -298,6 +300,11 @@ app.use(async (ctx) => {
       const before = session.get(key) ?? null;
       session.set(key, q.get("v") ?? "");
       ctx.response.body = JSON.stringify({ before });
+      return;
+    }
+    case "/incr": {
+      const by = q.has("by") ? Number(q.get("by")) : 1;
+      ctx.response.body = String(session.increment(q.get("k") ?? "n", by));
       return;
     }
     case "/bump": {

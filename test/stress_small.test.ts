@@ -1,8 +1,9 @@
 /**
  * The stress and fault suite (`stress/`), at its small size, passes on every
  * store: hostile cookies, concurrent tabs, delete against a slow write, an
- * anonymous flood, the MemoryStore's bound, a store dying mid-load, and a
- * dump of the store holding no session ID. Each figure is asserted here;
+ * anonymous flood, the MemoryStore's bound, a store dying mid-load, a
+ * dump of the store holding no session ID, and concurrent increments of one
+ * counter that all count. Each figure is asserted here;
  * `npm run stress` runs the same checks at full size.
  *
  * The Oak servers run in Node child processes (the SQLite store uses
@@ -145,6 +146,24 @@ describe("stress and fault suite, small size", () => {
     for (const r of results(7, SERVER_STORES)) {
       figure(r, "raw IDs found", 0);
       assert.ok((r.figures["hashed keys found (control)"] as number) > 0, formatResult(r));
+      figure(r, "crashed processes", 0);
+    }
+  });
+
+  it("concurrent increments of one key all count, and concurrent sets all land (server-side stores)", () => {
+    const load = SIZE.increment;
+    for (const r of results(8, ALL_STORES)) {
+      if (r.store === "cookie") {
+        assert.match(r.na ?? "", /client-side store/, "the cookie store says why it is n/a");
+        continue;
+      }
+      figure(r, "increments answered", load.sessions * load.increments);
+      figure(r, "lost increments", 0);
+      figure(r, "extra increments", 0);
+      figure(r, "answers out of range", 0);
+      figure(r, "sets found", load.sessions * load.sets);
+      figure(r, "canaries intact", load.sessions);
+      figure(r, "errors", 0);
       figure(r, "crashed processes", 0);
     }
   });
