@@ -25,7 +25,7 @@ const REDIS_PASSWORD = "redis-side-long-random-password";
 const APP = "app:webdis-side-long-random-password";
 // The commands of the README's Redis ACL line, as it reads there.
 const REDIS_ACL = `on >${REDIS_PASSWORD} resetkeys ~${PREFIX}* resetchannels -@all ` +
-  "+hgetall +evalsha +eval +del +hget +hset +hdel +hkeys +rename +pexpire +persist";
+  "+hgetall +evalsha +eval +del +hget +hset +hdel +hkeys +rename +pexpire +persist +pttl +sadd +srem +smembers";
 const WEBDIS_ACL = [
   { disabled: ["*"] },
   { http_basic_auth: APP, enabled: ["HGETALL", "EVALSHA", "EVAL", "DEL"] },
@@ -111,6 +111,27 @@ describe("Webdis: the README's ACL confines EVAL to the session prefix", () => {
         assert.deepEqual({ ...(await store.get("b", now))?.data }, { n: "1", m: "2" });
         await store.delete("b");
         assert.equal(await store.get("b", now), null);
+        // Sessions bound to a user: the per-user set, increments, listing, revoking.
+        await store.create("c", { ...record(now), userId: "ada" }, now);
+        await store.create("d", { ...record(now), userId: "ada" }, now);
+        assert.equal(
+          await store.update("c", {
+            clear: false,
+            set: {},
+            delete: [],
+            flash: null,
+            expiresAt: now + 60_000,
+            increment: { hits: 2 },
+            lastSeenAt: now,
+          }, now),
+          true,
+        );
+        assert.equal((await store.get("c", now))?.data.hits, "2");
+        assert.deepEqual((await store.listByUser("ada", now)).map((x) => x.key).sort(), ["c", "d"]);
+        assert.equal(await store.deleteByUser("ada", ["c"], now), 1);
+        assert.deepEqual((await store.listByUser("ada", now)).map((x) => x.key), ["c"]);
+        await store.delete("c");
+        assert.deepEqual(await store.listByUser("ada", now), []);
       } finally {
         await store.close();
       }

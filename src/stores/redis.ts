@@ -44,8 +44,13 @@ const SUPPORTED =
 
 /**
  * Sessions in Redis, one hash per session, expiring by Redis's own TTL (no
- * cleanup job). `client` is the connection the application already has;
- * the store never closes it.
+ * cleanup job), with a set per user for `listSessions` and `revokeSessions`.
+ * `client` is the connection the application already has; the store never
+ * closes it. On a Redis Cluster, a `{hash tag}` in the key prefix (e.g.
+ * `"{sess}_"`) keeps every key of the store in one slot (so on one node), and
+ * rotations and the per-user index are then one atomic script each, as on a
+ * single node; without one, they take a few steps each (see
+ * `redis_logic.ts` for what holds then).
  *
  * ```ts
  * import { createClient } from "redis";

@@ -3,7 +3,8 @@
  * hosts that can only make HTTP requests. It speaks HTTP/1.1 over kept-alive
  * `node:net` sockets on Node.js (`webdis_http1.ts`) and with `fetch`
  * elsewhere (`webdis_transport.ts`), and shares its session logic with `RedisStore`
- * (one hash per session, a Lua script for changes, Redis's own TTL).
+ * (one hash per session, a set per user, a Lua script for changes, Redis's
+ * own TTL).
  *
  * @module
  */
