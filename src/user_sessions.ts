@@ -155,7 +155,7 @@ function serverStoreFor(engine: SessionEngine<unknown>, method: string): ServerS
     throw new SessionConfigError(
       `${method}: the cookie store keeps each session in its browser's cookie, so the server ` +
         "cannot list or end one session; revokeSessions() ends them all when the CookieStore " +
-        "has a server store for revocations (new CookieStore({ ..., revocations }))",
+        "has a server store for revocations (new CookieStore(secret, { revocations }))",
     );
   }
   if (typeof store.listByUser !== "function" || typeof store.deleteByUser !== "function") {
@@ -234,7 +234,7 @@ export async function revokeSessions(
         throw new SessionConfigError(
           "revokeSessions: the cookie store keeps sessions in the browsers' cookies and " +
             "cannot delete them; give it a server store that records each user's " +
-            "revocation time: new CookieStore({ ..., revocations: new SqliteStore(db) })",
+            "revocation time: new CookieStore(secret, { revocations: new SqliteStore(db) })",
         );
       }
       // Every session bound before `notBefore` is revoked; the excepted one is bound again.

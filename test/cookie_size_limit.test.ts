@@ -26,7 +26,7 @@ function noise(n: number): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => alphabet[b & 63]).join("");
 }
 
-/** A record shaped like the middleware's: 43-character ID, 13-digit times. */
+/** A record shaped like the middleware's: 43-character ID, 13-digit times, its last write. */
 function record(blob: string): SealedSession {
   const now = Date.now();
   return {
@@ -35,6 +35,7 @@ function record(blob: string): SealedSession {
     flash: emptyFields(),
     createdAt: now,
     expiresAt: now + 3_600_000,
+    lastSeenAt: now,
   };
 }
 

@@ -5,9 +5,16 @@
  * @module
  */
 import { cryptoBackend } from "../crypto_backend.ts";
-import { SessionConfigError, SessionTooLargeError } from "../errors.ts";
+import { SessionConfigError, SessionTooLargeError, SessionValueError } from "../errors.ts";
 import { isSessionId } from "../session_id.ts";
-import type { ClientStore, CookieJar, SealedSession } from "../store.ts";
+import { sha256Base64Url } from "../sha256.ts";
+import {
+  type ClientStore,
+  type CookieJar,
+  emptyFields,
+  type SealedSession,
+  type ServerStore,
+} from "../store.ts";
 import { type CookieSecret, seal, SealKeys, unseal } from "./cookie_seal.ts";
 
 /**
@@ -68,6 +75,54 @@ export interface CookieStoreOptions {
    * `SessionConfigError`.
    */
   crypto?: "node" | "web";
+  /**
+   * A server store for users' not-valid-before records (e.g. a `SqliteStore`,
+   * `RedisStore` or `PostgresStore`; a `MemoryStore` only for one process, as
+   * it forgets on restart and may evict under `maxSessions`). With it, `revokeSessions(userId)` works: it
+   * records, under `"revoked:"` and the SHA-256 of the user ID, that the
+   * user's sessions bound before now are revoked, and `read` then refuses
+   * them. Every read of a session bound to a user looks that record up (one
+   * `get`). Without it, the store has no `revokeUser` and `revokeSessions`
+   * is refused with a `SessionConfigError`.
+   */
+  revocations?: ServerStore;
+}
+
+/** The methods every server store has. */
+const SERVER_STORE_METHODS = ["get", "create", "update", "rotate", "delete"] as const;
+
+function checkRevocations(store: unknown): ServerStore | undefined {
+  if (store === undefined) return undefined;
+  const example = "e.g. new CookieStore(secret, { revocations: new SqliteStore(db) })";
+  if (typeof store !== "object" || store === null) {
+    throw new SessionConfigError(
+      `CookieStore: revocations must be a server store (${example}), got ${
+        store === null ? "null" : typeof store
+      }`,
+    );
+  }
+  if ((store as { kind?: unknown }).kind === "client") {
+    throw new SessionConfigError(
+      "CookieStore: revocations must be a server store, not a client-side store such as " +
+        `another CookieStore (it keeps the records on the server; ${example})`,
+    );
+  }
+  const missing = SERVER_STORE_METHODS.filter((m) =>
+    typeof (store as Record<string, unknown>)[m] !== "function"
+  );
+  if (missing.length > 0) {
+    throw new SessionConfigError(
+      `CookieStore: revocations has no ${missing.join(", ")}; pass a server store of this ` +
+        `library (MemoryStore, SqliteStore, PostgresStore, RedisStore, WebdisStore, ` +
+        `DenoKvStore), ${example}`,
+    );
+  }
+  return store as ServerStore;
+}
+
+/** The key of `userId`'s not-valid-before record in the `revocations` store. */
+export function revocationKey(userId: string): string {
+  return "revoked:" + sha256Base64Url(userId);
 }
 
 /**
@@ -76,6 +131,11 @@ export interface CookieStoreOptions {
  * on the server. A tampered, truncated, expired or foreign cookie yields a fresh
  * session. Pass several secrets, newest first, to rotate keys: cookies sealed
  * with an older secret still open and are re-sealed with the newest one.
+ *
+ * A cookie cannot be deleted from the server, so a user's sessions are
+ * revoked by a "not valid before" time instead, kept in the server store
+ * given as `revocations`: a session of that user bound before it no longer
+ * opens. Listing a user's sessions is not possible with cookies.
  *
  * ```ts
  * import { Application } from "@oakserver/oak";
@@ -102,6 +162,17 @@ export class CookieStore implements ClientStore {
   readonly #compress: boolean;
   readonly #getOptions: Record<string, unknown> | undefined;
   readonly #setDeleteOptions: Record<string, unknown>;
+  readonly #revocations: ServerStore | undefined;
+  /** Revocations of one user in flight in this process, by record key, so they run in turn. */
+  readonly #revoking = new Map<string, Promise<void>>();
+  /**
+   * Record that every session of `userId` bound before `notBefore` is
+   * revoked, until `until` (both on the middleware's clock). A revocation
+   * never moves an earlier one's time back: the later `notBefore` (and the
+   * later `until`) is kept. Present only with the `revocations` option.
+   */
+  // Declared, not defined: without `revocations` the instance has no such property at all.
+  declare readonly revokeUser?: (userId: string, notBefore: number, until: number) => Promise<void>;
 
   /**
    * `secret` is one secret, or a list newest first (the first seals, all
@@ -134,13 +205,22 @@ export class CookieStore implements ClientStore {
     this.#compress = options.compress ?? false;
     this.#getOptions = options.cookieGetOptions;
     this.#setDeleteOptions = options.cookieSetDeleteOptions ?? {};
+    const revocations = checkRevocations(options.revocations);
+    this.#revocations = revocations;
+    if (revocations !== undefined) {
+      this.revokeUser = (userId, notBefore, until) =>
+        this.#revoke(revocations, userId, notBefore, until);
+    }
   }
 
   /**
    * The session in the request's cookies, or `null` when there is none or it
    * does not open: altered, truncated, chunks missing, extra or out of order,
-   * another format version, an unknown key, or expired at `now`. Never throws
-   * for a bad cookie. `stale` is `true` when an older secret sealed it.
+   * another format version, an unknown key, or expired at `now`; and, with
+   * `revocations`, when its user was revoked after the session was bound to
+   * them. Never throws for a bad cookie (a failing `revocations` store
+   * rejects: the cookie is not let through unchecked). `stale` is `true` when
+   * an older secret sealed it.
    */
   async read(
     cookies: CookieJar,
@@ -165,7 +245,50 @@ export class CookieStore implements ClientStore {
     const opened = unsealed instanceof Promise ? await unsealed : unsealed;
     // Only this store seals, so the ID has our shape; checked anyway, as the
     // middleware trusts it as a session ID.
-    return opened && isSessionId(opened.session.id) ? opened : null;
+    if (!opened || !isSessionId(opened.session.id)) return null;
+    return await this.#revoked(opened.session, now) ? null : opened;
+  }
+
+  /** Whether `session`'s user was revoked after it was bound (a store failure throws). */
+  async #revoked(session: SealedSession, now: number): Promise<boolean> {
+    const store = this.#revocations;
+    if (store === undefined || session.userId === undefined) return false;
+    const record = await store.get(revocationKey(session.userId), now);
+    return record !== null && (session.boundAt ?? session.createdAt) < record.createdAt;
+  }
+
+  /** `revokeUser`: queued behind this process's other revocations of the user. */
+  async #revoke(
+    store: ServerStore,
+    userId: string,
+    notBefore: number,
+    until: number,
+  ): Promise<void> {
+    if (typeof userId !== "string" || userId === "") {
+      throw new SessionValueError(
+        "userId",
+        `CookieStore.revokeUser: userId must be a non-empty string, got ${String(userId)}`,
+      );
+    }
+    if (!Number.isFinite(notBefore) || !Number.isFinite(until) || until <= notBefore) {
+      throw new SessionValueError(
+        "notBefore",
+        "CookieStore.revokeUser: notBefore and until must be times in milliseconds since the " +
+          `epoch, until the later one, got ${String(notBefore)} and ${String(until)}`,
+      );
+    }
+    const key = revocationKey(userId);
+    const earlier = this.#revoking.get(key);
+    const mine = (async () => {
+      await earlier?.catch(() => {});
+      await writeRevocation(store, key, notBefore, until);
+    })();
+    this.#revoking.set(key, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.#revoking.get(key) === mine) this.#revoking.delete(key);
+    }
   }
 
   /**
@@ -238,4 +361,33 @@ export class CookieStore implements ClientStore {
     out.length = end;
     return out;
   }
+}
+
+/**
+ * Store the not-valid-before record under `key`: `createdAt` is the later of
+ * `notBefore` and any stored one, `expiresAt` the later of the two `until`s.
+ * `notBefore` stands for the middleware's "now" when reading the stored one.
+ * Between processes it is a read then a write, not one step: two revocations
+ * of one user at the same moment in two processes can keep the earlier of
+ * the two times (they differ by the time between them).
+ */
+async function writeRevocation(
+  store: ServerStore,
+  key: string,
+  notBefore: number,
+  until: number,
+): Promise<void> {
+  const stored = await store.get(key, notBefore);
+  let createdAt = notBefore;
+  let expiresAt = until;
+  if (stored !== null) {
+    if (stored.createdAt >= createdAt && stored.expiresAt >= expiresAt) return;
+    createdAt = Math.max(createdAt, stored.createdAt);
+    expiresAt = Math.max(expiresAt, stored.expiresAt);
+  }
+  await store.create(
+    key,
+    { data: emptyFields(), flash: emptyFields(), createdAt, expiresAt },
+    notBefore,
+  );
 }

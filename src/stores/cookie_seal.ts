@@ -20,10 +20,17 @@
  *
  * The plaintext is one encoding byte (`0`: JSON, `1`: JSON compressed with
  * `deflate`) followed by the UTF-8 JSON
- * `{"i":id,"c":createdAt,"e":expiresAt,"d":{...},"f":{...}}`, where `d` and
- * `f` hold the session's data and flash values as JSON (not as JSON text in
- * strings, which would escape every quote). The expiry lives inside the
- * ciphertext, so a client replaying a captured cookie cannot extend it.
+ * `{"i":id,"c":createdAt,"e":expiresAt,"d":{...},"f":{...},"u":userId,"s":lastSeenAt,"m":meta,"b":boundAt}`,
+ * where `d` and `f` hold the session's data and flash values as JSON (not as
+ * JSON text in strings, which would escape every quote), and the last four
+ * are present only when the session has them: `u` the user it is bound to
+ * (a string), `s` when a request last wrote it and `b` when it was bound to
+ * its user (milliseconds since the epoch), `m` its own settings (their JSON
+ * text, kept as it is, in a string). A value without them (as earlier
+ * versions sealed every value) opens as a session with none, and a session
+ * without them seals exactly as it did before they existed. The expiry lives
+ * inside the ciphertext, so a client replaying a captured cookie cannot
+ * extend it.
  *
  * The encryption key of each secret is derived once with HKDF-SHA-256 and kept
  * for the life of the key ring (a non-extractable `CryptoKey` with Web Crypto).
@@ -385,13 +392,19 @@ function openJson(json: Uint8Array, key: SealKey, now: number): Unsealed | null 
 
 /** The record's JSON, embedding each value's JSON text as JSON. */
 function recordJson(s: SealedSession): string {
-  return JSON.stringify({
+  const sealed: Record<string, unknown> = {
     i: s.id,
     c: s.createdAt,
     e: s.expiresAt,
     d: parsedFields(s.data),
     f: parsedFields(s.flash),
-  });
+  };
+  // Only when set: a session without them seals byte for byte as before.
+  if (s.userId !== undefined) sealed.u = s.userId;
+  if (s.lastSeenAt !== undefined) sealed.s = s.lastSeenAt;
+  if (s.meta !== undefined) sealed.m = s.meta;
+  if (s.boundAt !== undefined) sealed.b = s.boundAt;
+  return JSON.stringify(sealed);
 }
 
 function parsedFields(fields: JsonFields): Record<string, unknown> {
@@ -419,7 +432,36 @@ function parseRecord(text: string): SealedSession | null {
   if (typeof c !== "number" || !Number.isFinite(c)) return null;
   if (typeof e !== "number" || !Number.isFinite(e)) return null;
   if (!isObject(d) || !isObject(f)) return null;
-  return { id: i, createdAt: c, expiresAt: e, data: jsonFields(d), flash: jsonFields(f) };
+  const session: SealedSession = {
+    id: i,
+    createdAt: c,
+    expiresAt: e,
+    data: jsonFields(d),
+    flash: jsonFields(f),
+  };
+  // Absent from values sealed before they existed; of another type: not ours.
+  const { u, s, m, b } = r;
+  if (u !== undefined) {
+    if (typeof u !== "string" || u.length === 0) return null;
+    session.userId = u;
+  }
+  if (s !== undefined) {
+    if (!isTime(s)) return null;
+    session.lastSeenAt = s;
+  }
+  if (m !== undefined) {
+    if (typeof m !== "string") return null;
+    session.meta = m;
+  }
+  if (b !== undefined) {
+    if (!isTime(b)) return null;
+    session.boundAt = b;
+  }
+  return session;
+}
+
+function isTime(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
 }
 
 function jsonFields(o: Record<string, unknown>): JsonFields {

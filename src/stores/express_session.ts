@@ -30,9 +30,17 @@
  *
  * The session object handed to the store is `{ cookie, oak_sessions }`:
  * `cookie` carries `expires`, `maxAge` and `originalMaxAge` (the store's TTL
- * comes from them, as it does for express-session), `oak_sessions` the record
- * (data and flash as JSON text, creation and expiry times). Keys are the
- * SHA-256 of the session ID, never the ID.
+ * comes from them, as it does for express-session), `oak_sessions` the record:
+ * `v` (always 1), `c` and `e` (creation and expiry times), `d` and `f` (data
+ * and flash as JSON text), and, when the session has them, `u` (the user it is
+ * bound to), `s` (when a request last wrote it) and `m` (its own settings,
+ * as JSON text). A record without `u`, `s` and `m`, as earlier versions wrote
+ * it, reads as a session with none. (`boundAt` is not kept: a server store
+ * revokes by deleting.) Keys are the SHA-256 of the session ID, never the ID.
+ *
+ * Counters (`increment`) are added to the record this adapter reads inside
+ * the same queued read-modify-write, so concurrent increments in one process
+ * all count; across processes, like any other write, one can be lost.
  *
  * @module
  */
@@ -167,7 +175,21 @@ function decode(session: unknown): SessionRecord | null {
   const data = fields(p.d);
   const flash = fields(p.f);
   if (data === null || flash === null) return null;
-  return { data, flash, createdAt: p.c, expiresAt };
+  const record: SessionRecord = { data, flash, createdAt: p.c, expiresAt };
+  // Absent in what earlier versions wrote; present but of another type: not ours.
+  if (p.u !== undefined) {
+    if (typeof p.u !== "string" || p.u === "") return null;
+    record.userId = p.u;
+  }
+  if (p.s !== undefined) {
+    if (typeof p.s !== "number" || !Number.isFinite(p.s)) return null;
+    record.lastSeenAt = p.s;
+  }
+  if (p.m !== undefined) {
+    if (typeof p.m !== "string") return null;
+    record.meta = p.m;
+  }
+  return record;
 }
 
 /** The `cookie` the store reads its TTL from: `remaining` ms from now on the store's own clock. */
@@ -191,16 +213,18 @@ function encode(record: SessionRecord, now: number): ExpressSessionData {
     for (const k in f) out[k] = f[k];
     return out;
   };
-  return {
-    cookie: cookieFor(record.expiresAt - now),
-    [PAYLOAD]: {
-      v: 1,
-      c: record.createdAt,
-      e: Number.isFinite(record.expiresAt) ? record.expiresAt : null,
-      d: copy(record.data),
-      f: copy(record.flash),
-    },
+  const payload: Record<string, unknown> = {
+    v: 1,
+    c: record.createdAt,
+    e: Number.isFinite(record.expiresAt) ? record.expiresAt : null,
+    d: copy(record.data),
+    f: copy(record.flash),
   };
+  // Written only when set, so a session without them is stored as before.
+  if (record.userId !== undefined) payload.u = record.userId;
+  if (record.lastSeenAt !== undefined) payload.s = record.lastSeenAt;
+  if (record.meta !== undefined) payload.m = record.meta;
+  return { cookie: cookieFor(record.expiresAt - now), [PAYLOAD]: payload };
 }
 
 function markerSession(): ExpressSessionData {
@@ -224,6 +248,16 @@ function markerSession(): ExpressSessionData {
  * the atomic stores holds; across processes concurrent writes of one session
  * can lose one another (the last whole write wins), while a delete still
  * wins (see the module's documentation for exactly what holds).
+ *
+ * It keeps each session's user (`setUser`) but has no `listByUser` or
+ * `deleteByUser`: the express-session Store API has no query by anything
+ * but the session ID (its optional `all()` reads every session of the
+ * backend, and many stores lack it), so a user's sessions cannot be found
+ * without a per-user index the backend cannot keep atomically beside them.
+ * The middleware therefore refuses `listSessions`, `revokeSession` and
+ * `revokeSessions` with a `SessionConfigError`; use a store of this library
+ * (MemoryStore, SqliteStore, PostgresStore, RedisStore, WebdisStore,
+ * DenoKvStore) for those.
  */
 export class ExpressSessionStore implements ServerStore {
   /** A server-side store (the middleware chooses by this, not by class). */

@@ -30,7 +30,15 @@
  *
  * Sessions are kept under the SHA-256 of their IDs, as by every store, in
  * the original's document shape (user keys at the top level beside `_flash`,
- * `_expire`, `_accessed`, `_delete`, plus `_created`). Sessions the original
+ * `_expire`, `_accessed`, `_delete`, plus `_created`), and, when the session
+ * has them, `_oak_sessions: { v: 1, u, s, m }`: the user it is bound to, when
+ * a request last wrote it (milliseconds since the epoch) and its own settings
+ * (JSON text). A user key of that name is kept under `_shadowed`, as the other
+ * bookkeeping names are; a document without it (as earlier versions wrote
+ * them) reads as a session with no user. (`boundAt` is not kept: a server
+ * store revokes by deleting.) Counters (`increment`) are added inside the
+ * queued read-modify-write, so concurrent increments in one process all count;
+ * across processes one can be lost, like any other write. Sessions the original
  * library wrote into the same backend are keyed by their plain IDs and are
  * not found: carry them over with `carryOver(ids)` while you still have the
  * IDs, or let those users log in again.
@@ -89,9 +97,74 @@ const METHODS = ["getSessionById", "createSession", "persistSessionData", "delet
 // adapters around one store in one process still queue behind each other.
 const queues = new WeakMap<object, Map<string, Promise<void>>>();
 
+/** The document key for what the original had no field for (user, last write, settings). */
+const EXTRA = "_oak_sessions";
+
+/** `record` as a document of the original's shape, with {@link EXTRA} when there is any. */
+function toDocument(record: SessionRecord, now: number): OriginalSessionData {
+  const doc = toOriginalSession(record, now);
+  if (Object.hasOwn(doc, EXTRA)) {
+    // A user key of that name: kept where the reader restores user keys from.
+    (doc._shadowed ??= Object.create(null) as Record<string, unknown>)[EXTRA] = doc[EXTRA];
+    delete doc[EXTRA];
+  }
+  const extra: Record<string, unknown> = { v: 1 };
+  if (record.userId !== undefined) extra.u = record.userId;
+  if (record.lastSeenAt !== undefined) extra.s = record.lastSeenAt;
+  if (record.meta !== undefined) extra.m = record.meta;
+  if (Object.keys(extra).length > 1) doc[EXTRA] = extra;
+  return doc;
+}
+
+/**
+ * A document this adapter wrote as a record, or `null` when it is not live
+ * at `now` (deleted, expired, unreadable, or its {@link EXTRA} damaged).
+ */
+function fromDocument(doc: unknown, now: number, idleMs: number): SessionRecord | null {
+  if (typeof doc === "string") {
+    try {
+      doc = JSON.parse(doc);
+    } catch {
+      return null;
+    }
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return null;
+  const extra = (doc as Record<string, unknown>)[EXTRA] as Record<string, unknown> | undefined;
+  // Without `v: 1` it is a user key an earlier version wrote at the top level.
+  if (typeof extra !== "object" || extra === null || extra.v !== 1) {
+    return fromOriginalSession(doc, now, idleMs);
+  }
+  const rest: Record<string, unknown> = Object.assign(Object.create(null), doc);
+  delete rest[EXTRA];
+  const record = fromOriginalSession(rest, now, idleMs);
+  if (record === null) return null;
+  const { u, s, m } = extra;
+  if (u !== undefined) {
+    if (typeof u !== "string" || u === "") return null;
+    record.userId = u;
+  }
+  if (s !== undefined) {
+    if (typeof s !== "number" || !Number.isFinite(s)) return null;
+    record.lastSeenAt = s;
+  }
+  if (m !== undefined) {
+    if (typeof m !== "string") return null;
+    record.meta = m;
+  }
+  return record;
+}
+
 /**
  * A store of the original oak_sessions as a `ServerStore`. See the module
  * for what it guarantees and what it cannot.
+ *
+ * It keeps each session's user (`setUser`) but has no `listByUser` or
+ * `deleteByUser`: the original's `Store` interface finds a session only by
+ * its ID and has no query by anything else (nor a way to list sessions), so a
+ * user's sessions cannot be found. The middleware therefore refuses
+ * `listSessions`, `revokeSession` and `revokeSessions` with a
+ * `SessionConfigError`; move to a store of this library (MemoryStore,
+ * SqliteStore, PostgresStore, RedisStore, WebdisStore, DenoKvStore) for those.
  *
  * ```ts
  * import { Application } from "@oakserver/oak";
@@ -151,7 +224,7 @@ export class V9StoreAdapter implements ServerStore {
   create(key: string, record: SessionRecord, now: number): Promise<void> {
     return this.#serial(
       [key],
-      () => this.#call("createSession", key, toOriginalSession(record, now)),
+      () => this.#call("createSession", key, toDocument(record, now)),
     );
   }
 
@@ -161,7 +234,7 @@ export class V9StoreAdapter implements ServerStore {
       const record = await this.#read(key, now);
       if (record === null) return false;
       applyChange(record, change);
-      await this.#call("persistSessionData", key, toOriginalSession(record, now));
+      await this.#call("persistSessionData", key, toDocument(record, now));
       return true;
     });
   }
@@ -176,7 +249,7 @@ export class V9StoreAdapter implements ServerStore {
       const record = await this.#read(oldKey, now);
       if (record === null) return false;
       applyChange(record, change);
-      await this.#call("createSession", newKey, toOriginalSession(record, now));
+      await this.#call("createSession", newKey, toDocument(record, now));
       try {
         if (await this.#read(oldKey, now) === null) {
           await this.#call("deleteSession", newKey);
@@ -226,7 +299,7 @@ export class V9StoreAdapter implements ServerStore {
           if (doc === null || doc === undefined) return false;
           const record = fromOriginalSession(doc, now, this.#idleMs);
           if (record !== null) {
-            await this.#call("createSession", key, toOriginalSession(record, now));
+            await this.#call("createSession", key, toDocument(record, now));
           }
           await this.#call("deleteSession", id);
           return record !== null;
@@ -243,7 +316,7 @@ export class V9StoreAdapter implements ServerStore {
     const doc = await this.#call("getSessionById", key);
     if (doc === null || doc === undefined) return null;
     // Our own documents always carry `_expire`; a missing one reads as idle from now.
-    const record = fromOriginalSession(doc, now, this.#idleMs);
+    const record = fromDocument(doc, now, this.#idleMs);
     if (record === null) {
       // Expired or marked deleted: gone, as the original removed it on read.
       await this.#call("deleteSession", key);
