@@ -246,6 +246,8 @@ export class CookieStore implements ClientStore {
     // Only this store seals, so the ID has our shape; checked anyway, as the
     // middleware trusts it as a session ID.
     if (!opened || !isSessionId(opened.session.id)) return null;
+    // Only a session bound to a user, with revocations kept, costs a lookup.
+    if (this.#revocations === undefined || opened.session.userId === undefined) return opened;
     return await this.#revoked(opened.session, now) ? null : opened;
   }
 
