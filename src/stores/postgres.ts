@@ -7,15 +7,26 @@
  * are `json` objects of key -> the value's JSON text. They are `json`, not
  * `jsonb`, because `jsonb` reorders keys and a session's keys keep the order
  * they were set in. Every call is one statement, so it is atomic on its own:
- * an update rebuilds `data` from the stored one inside the `UPDATE`, and a
- * rotation moves the row with one `DELETE ... RETURNING` feeding an
- * `INSERT`. `expires_at` is indexed so the sweep never scans the table.
+ * an update rebuilds `data` from the stored one inside the `UPDATE` (adding
+ * increments there too, so concurrent ones all count), and a rotation moves
+ * the row with one `DELETE ... RETURNING` feeding an `INSERT`. `expires_at`
+ * is indexed so the sweep never scans the table, `user_id` so a user's
+ * sessions are found without scanning it. `last_seen_at` and `meta` (the
+ * session's own settings, as JSON text the store never reads) complete the
+ * record; a table of the previous version gains those three columns when
+ * the store sets the table up.
  *
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import type { JsonFields, ServerStore, SessionChange, SessionRecord } from "../store.ts";
-import { decodeRow } from "./sql_row.ts";
+import type {
+  JsonFields,
+  ServerStore,
+  SessionChange,
+  SessionRecord,
+  UserSession,
+} from "../store.ts";
+import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
 import {
   connectPostgres,
   type PgConnection,
@@ -73,6 +84,8 @@ const OPTION_NAMES = ["timeoutMs", "cleanupIntervalSeconds", "log", "migratedIdl
 export function postgresStatements(tableName: string): {
   createTable: string;
   createIndex: string;
+  createUserIndex: string;
+  addColumns: string;
   get: string;
   create: string;
   touch: string;
@@ -80,14 +93,16 @@ export function postgresStatements(tableName: string): {
   rotate: string;
   delete: string;
   sweep: string;
+  listByUser: string;
+  deleteByUser: string;
 } {
   checkTableName(tableName);
   // A validated identifier, so quoting it is enough.
   const t = `"${tableName}"`;
-  // `data` after a change, computed from `src` (the stored data) in SQL:
-  // $3 clear, $4 the keys to set (json object), $5 the keys to delete (json
-  // array). Kept keys keep their place, re-set keys too, new keys follow in
-  // the order they were set; deletes apply last, as in applyChange.
+  // `data` after set and delete, computed from `src` (the stored data) in
+  // SQL: $3 clear, $4 the keys to set (json object), $5 the keys to delete
+  // (json array). Kept keys keep their place, re-set keys too, new keys
+  // follow in the order they were set; deletes apply last, as in applyChange.
   const dataAfter = (src: string) =>
     "(SELECT COALESCE(json_object_agg(f.k, f.v ORDER BY f.o), '{}'::json) FROM (" +
     "SELECT e.key AS k, COALESCE(s.value, e.value) AS v, e.o AS o " +
@@ -97,36 +112,96 @@ export function postgresStatements(tableName: string): {
     "FROM json_each($4::text::json) WITH ORDINALITY AS n(key, value, o) WHERE $3::text::boolean OR NOT " +
     `EXISTS (SELECT 1 FROM json_each(${src}) AS x WHERE x.key = n.key)` +
     ") AS f WHERE f.k NOT IN (SELECT json_array_elements_text($5::text::json)))";
+  // Then the increments, $8 (json object of key -> number), as
+  // `incremented` in store.ts does them: a missing key becomes the amount,
+  // a key holding a JSON number becomes the float8 (IEEE double, as in JS)
+  // sum, anything else (or a sum that would not be finite) stays as it is.
+  // The sum is written as JSON.stringify writes it: an integer up to 2^53
+  // exactly through bigint, other sums from float8's shortest round-trip
+  // text (PostgreSQL's default, extra_float_digits > 0), in plain decimals
+  // from 1e-6 to 1e21 and in exponent form outside (beyond 2^53 float8 may
+  // write one digit more than JS would, for the same double). The stored text is
+  // checked to be a number in range before any cast, so no stored value can
+  // fail the update.
+  const stored = "(d.value #>> '{}')";
+  const number = "'^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]{1,3})?$'";
+  const asDouble = `CASE WHEN ${stored} ~ ${number} THEN CASE WHEN abs(${stored}::numeric) <= ` +
+    `1.7976931348623157e308 AND (abs(${stored}::numeric) >= 2.5e-324 OR ${stored}::numeric = 0) ` +
+    `THEN ${stored}::float8 END END`;
+  const sum =
+    "(SELECT to_json(CASE WHEN q.s = trunc(q.s) AND abs(q.s) <= 9007199254740992 THEN q.s::bigint::text " +
+    "WHEN abs(q.s) >= 1e-6 AND abs(q.s) < 1e21 THEN q.s::text::numeric::text " +
+    "ELSE replace(replace(q.s::text, 'e-0', 'e-'), 'e+0', 'e+') END) " +
+    "FROM (SELECT CASE WHEN sign(p.x) = sign(p.y) AND " +
+    "abs(p.x) > 1.7976931348623157e308::float8 - abs(p.y) THEN NULL ELSE p.x + p.y END AS s " +
+    `FROM (SELECT ${asDouble} AS x, i.value::text::float8 AS y) AS p WHERE p.x IS NOT NULL) AS q ` +
+    "WHERE q.s IS NOT NULL)";
+  const dataAfterAll = (src: string) =>
+    "(SELECT COALESCE(json_object_agg(g.k, g.v ORDER BY g.o), '{}'::json) " +
+    `FROM (SELECT ${dataAfter(src)} AS j OFFSET 0) AS a CROSS JOIN LATERAL (` +
+    "SELECT d.key AS k, CASE WHEN i.value IS NULL THEN d.value " +
+    `ELSE COALESCE(${sum}, d.value) END AS v, d.o AS o ` +
+    "FROM json_each(a.j) WITH ORDINALITY AS d(key, value, o) " +
+    "LEFT JOIN json_each($8::text::json) AS i ON i.key = d.key " +
+    "UNION ALL SELECT n.key, to_json(n.value::text), 4294967296 + n.o " +
+    "FROM json_each($8::text::json) WITH ORDINALITY AS n(key, value, o) " +
+    "WHERE NOT EXISTS (SELECT 1 FROM json_each(a.j) AS x WHERE x.key = n.key)) AS g)";
+  // $10: null keeps the user, JSON text binds ("id") or unbinds (null).
+  const userAfter = (src: string) =>
+    `CASE WHEN $10::text IS NULL THEN ${src} ELSE $10::text::json #>> '{}' END`;
+  // Times come back as float8 (a JS number in every driver; bigint would be text).
+  const row = "data::text, flash::text, created_at::float8, expires_at::float8, user_id, " +
+    "last_seen_at::float8, meta";
+  const all = "(key, data, flash, created_at, expires_at, user_id, last_seen_at, meta)";
+  const replaceAll = "ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, " +
+    "flash = EXCLUDED.flash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, " +
+    "user_id = EXCLUDED.user_id, last_seen_at = EXCLUDED.last_seen_at, meta = EXCLUDED.meta";
   return {
     createTable: `CREATE TABLE IF NOT EXISTS ${t} (key text PRIMARY KEY, data json NOT NULL, ` +
-      "flash json NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL)",
+      "flash json NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL, " +
+      "user_id text, last_seen_at bigint, meta text)",
     createIndex: `CREATE INDEX IF NOT EXISTS "${
       tableName.slice(0, 52)
     }_expires_at" ON ${t} (expires_at)`,
-    // Times come back as float8 (a JS number in every driver; bigint would be text).
-    get: "SELECT data::text, flash::text, created_at::float8, expires_at::float8 " +
-      `FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint`,
-    create: `INSERT INTO ${t} (key, data, flash, created_at, expires_at) ` +
-      "VALUES ($1, $2::text::json, $3::text::json, $4::text::bigint, $5::text::bigint) ON CONFLICT (key) DO UPDATE SET " +
-      "data = EXCLUDED.data, flash = EXCLUDED.flash, created_at = EXCLUDED.created_at, " +
-      "expires_at = EXCLUDED.expires_at",
-    touch:
-      `UPDATE ${t} SET expires_at = $3::text::bigint WHERE key = $1 AND expires_at > $2::text::bigint`,
-    // $1 key, $2 now, $3..$5 as dataAfter, $6 flash (null: keep), $7 expiresAt.
-    update: `UPDATE ${t} SET data = ${dataAfter(`${t}.data`)}, ` +
-      `flash = COALESCE($6::text::json, ${t}.flash), expires_at = $7::text::bigint ` +
+    createUserIndex: `CREATE INDEX IF NOT EXISTS "${
+      tableName.slice(0, 55)
+    }_user_id" ON ${t} (user_id)`,
+    // What a table of the previous version lacks.
+    addColumns: `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS user_id text, ` +
+      "ADD COLUMN IF NOT EXISTS last_seen_at bigint, ADD COLUMN IF NOT EXISTS meta text",
+    get: `SELECT ${row} FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint`,
+    // $1 key, $2..$5 the times, $6 user, $7 last seen, $8 meta.
+    create: `INSERT INTO ${t} ${all} VALUES ($1, $2::text::json, $3::text::json, ` +
+      "$4::text::bigint, $5::text::bigint, $6::text, $7::text::bigint, $8::text) " + replaceAll,
+    // $3 expiresAt, $4 lastSeenAt (null: keep).
+    touch: `UPDATE ${t} SET expires_at = $3::text::bigint, ` +
+      "last_seen_at = COALESCE($4::text::bigint, last_seen_at) " +
       "WHERE key = $1 AND expires_at > $2::text::bigint",
-    // As update, and $8 the new key. The DELETE takes the live old row (it
+    // $1 key, $2 now, $3..$5 as dataAfter, $6 flash (null: keep), $7
+    // expiresAt, $8 increments, $9 lastSeenAt (null: keep), $10 as
+    // userAfter, $11 meta (null: keep).
+    update: `UPDATE ${t} SET data = ${dataAfterAll(`${t}.data`)}, ` +
+      `flash = COALESCE($6::text::json, ${t}.flash), expires_at = $7::text::bigint, ` +
+      `last_seen_at = COALESCE($9::text::bigint, ${t}.last_seen_at), ` +
+      `user_id = ${userAfter(`${t}.user_id`)}, meta = COALESCE($11::text, ${t}.meta) ` +
+      "WHERE key = $1 AND expires_at > $2::text::bigint",
+    // As update, and $12 the new key. The DELETE takes the live old row (it
     // waits for, then sees, a concurrent update or delete of it); the INSERT
     // writes the new row only from a row the DELETE returned.
     rotate: `WITH old AS (DELETE FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint ` +
-      "RETURNING data, flash, created_at) " +
-      `INSERT INTO ${t} (key, data, flash, created_at, expires_at) ` +
-      `SELECT $8, ${dataAfter("old.data")}, COALESCE($6::text::json, old.flash), old.created_at, ` +
-      "$7::text::bigint FROM old ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, " +
-      "flash = EXCLUDED.flash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
+      "RETURNING data, flash, created_at, user_id, last_seen_at, meta) " +
+      `INSERT INTO ${t} ${all} ` +
+      `SELECT $12, ${dataAfterAll("old.data")}, COALESCE($6::text::json, old.flash), ` +
+      "old.created_at, $7::text::bigint, " + userAfter("old.user_id") + ", " +
+      "COALESCE($9::text::bigint, old.last_seen_at), COALESCE($11::text, old.meta) FROM old " +
+      replaceAll,
     delete: `DELETE FROM ${t} WHERE key = $1`,
     sweep: `DELETE FROM ${t} WHERE expires_at <= $1::text::bigint`,
+    // $1 the user, $2 now; the key comes after the record's columns.
+    listByUser: `SELECT ${row}, key FROM ${t} WHERE user_id = $1 AND expires_at > $2::text::bigint`,
+    // $1 the user, $2 the keys to keep (json array).
+    deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 ` +
+      "AND key NOT IN (SELECT json_array_elements_text($2::text::json))",
   };
 }
 
@@ -207,6 +282,13 @@ const OUR_COLUMNS: Record<string, string> = {
   expires_at: "bigint",
 };
 
+/** The columns added since the previous version; `addColumns` adds them when missing. */
+const ADDED_COLUMNS: Record<string, string> = {
+  user_id: "text",
+  last_seen_at: "bigint",
+  meta: "text",
+};
+
 type Statements = ReturnType<typeof postgresStatements>;
 
 /**
@@ -215,9 +297,10 @@ type Statements = ReturnType<typeof postgresStatements>;
  * store creates its table and index when absent (on `initSessionsTable()`,
  * or on its first call), keeps the sessions of an existing table, and
  * migrates a table of the original oak_sessions layout found under its
- * name. Every call is a single statement, so several processes can share the
- * table: concurrent changes of different keys both land, and a deleted
- * session stays deleted.
+ * name (a table of the previous version gains the columns it lacks). Every
+ * call is a single statement, so several processes can share the table:
+ * concurrent changes of different keys both land, concurrent increments all
+ * count, and a deleted session stays deleted.
  *
  * ```ts
  * import postgres from "postgres";
@@ -311,6 +394,9 @@ export class PostgresStore implements ServerStore {
       JSON.stringify(record.flash),
       time(record.createdAt),
       time(record.expiresAt),
+      record.userId ?? null,
+      record.lastSeenAt === undefined ? null : time(record.lastSeenAt),
+      record.meta ?? null,
     ]);
   }
 
@@ -319,14 +405,12 @@ export class PostgresStore implements ServerStore {
    * not expired at `now`. Returns whether it did.
    */
   async update(key: string, change: SessionChange, now: number): Promise<boolean> {
-    if (
-      !change.clear && change.flash === null && change.delete.length === 0 &&
-      isEmpty(change.set)
-    ) {
+    if (isTouch(change)) {
       const r = await this.#run("refresh the session", now, this.#s.touch, [
         key,
         time(now),
         time(change.expiresAt),
+        change.lastSeenAt === undefined ? null : time(change.lastSeenAt),
       ]);
       return r.count > 0;
     }
@@ -362,6 +446,36 @@ export class PostgresStore implements ServerStore {
   /** Removes the session under `key`; nothing happens when there is none. */
   async delete(key: string): Promise<void> {
     await this.#run("delete the session", undefined, this.#s.delete, [key]);
+  }
+
+  /**
+   * The live sessions (at `now`) of `userId`, found through the `user_id`
+   * index; `[]` when the user has none.
+   */
+  async listByUser(userId: string, now: number): Promise<UserSession[]> {
+    const r = await this.#run("list the user's sessions", now, this.#s.listByUser, [
+      userId,
+      time(now),
+    ]);
+    const found: UserSession[] = [];
+    for (const row of r.rows) {
+      const record = decodeRow(row, now);
+      const key = row[ROW_COLUMNS];
+      if (record !== null && typeof key === "string") found.push({ key, record });
+    }
+    return found;
+  }
+
+  /**
+   * Removes every session of `userId` except those under `exceptKeys`, with
+   * one `DELETE` on the `user_id` index, and returns how many went.
+   */
+  async deleteByUser(userId: string, exceptKeys: readonly string[], now: number): Promise<number> {
+    const r = await this.#run("delete the user's sessions", now, this.#s.deleteByUser, [
+      userId,
+      JSON.stringify(exceptKeys),
+    ]);
+    return r.count;
   }
 
   /**
@@ -430,8 +544,15 @@ export class PostgresStore implements ServerStore {
         }
       } else {
         checkOurLayout(this.tableName, columns);
+        // A table of the previous version: add what it lacks, keeping its
+        // rows. IF NOT EXISTS as well, for a table changed by anything that
+        // does not take the advisory lock.
+        if (Object.keys(ADDED_COLUMNS).some((c) => !columns.has(c))) {
+          await tx.query(this.#s.addColumns, []);
+        }
       }
       await tx.query(this.#s.createIndex, []);
+      await tx.query(this.#s.createUserIndex, []);
       return migrated;
     });
     if (migration) {
@@ -534,14 +655,20 @@ function isOriginalLayout(columns: Map<string, string>): boolean {
 }
 
 function checkOurLayout(tableName: string, columns: Map<string, string>): void {
-  const wrong = Object.keys(OUR_COLUMNS).filter((c) => columns.get(c) !== OUR_COLUMNS[c]);
+  const wrong = Object.keys(OUR_COLUMNS).filter((c) => columns.get(c) !== OUR_COLUMNS[c])
+    .concat(
+      Object.keys(ADDED_COLUMNS).filter((c) =>
+        columns.has(c) && columns.get(c) !== ADDED_COLUMNS[c]
+      ),
+    );
   if (wrong.length === 0) return;
   const found = [...columns].map(([n, t]) => `${n} ${t}`).join(", ");
   throw new SessionConfigError(
     `PostgresStore: table "${tableName}" exists but is not a PostgresStore table (it has ` +
       `${found}); it needs key text, data json, flash json, created_at bigint and expires_at ` +
-      `bigint. Choose another table name (new PostgresStore(sql, "${tableName}_v2")) or drop ` +
-      "the old table",
+      "bigint (and, where present, user_id text, last_seen_at bigint and meta text; missing " +
+      `ones are added). Choose another table name (new PostgresStore(sql, "${tableName}_v2")) ` +
+      "or drop the old table",
   );
 }
 
@@ -550,6 +677,7 @@ function time(ms: number): string {
   return String(Math.floor(ms));
 }
 
+/** `$3` to `$11` of the update and rotate statements. */
 function changeParams(change: SessionChange): PgValue[] {
   return [
     change.clear ? "true" : "false",
@@ -557,10 +685,21 @@ function changeParams(change: SessionChange): PgValue[] {
     JSON.stringify(change.delete),
     change.flash === null ? null : JSON.stringify(change.flash),
     time(change.expiresAt),
+    change.increment === undefined ? "{}" : JSON.stringify(change.increment),
+    change.lastSeenAt === undefined ? null : time(change.lastSeenAt),
+    change.userId === undefined ? null : JSON.stringify(change.userId),
+    change.meta ?? null,
   ];
 }
 
-function isEmpty(fields: JsonFields): boolean {
+/** Whether `change` only moves the expiry and the last write (the `touch` statement). */
+function isTouch(change: SessionChange): boolean {
+  return !change.clear && change.flash === null && change.delete.length === 0 &&
+    isEmpty(change.set) && (change.increment === undefined || isEmpty(change.increment)) &&
+    change.userId === undefined && change.meta === undefined;
+}
+
+function isEmpty(fields: JsonFields | Record<string, number>): boolean {
   for (const _ in fields) return false;
   return true;
 }

@@ -1,17 +1,26 @@
 /**
  * A session row of the SQL stores (SqliteStore, PostgresStore) as a record:
- * both keep `data` and `flash` as JSON objects of key -> JSON text, and the
- * two times in milliseconds.
+ * both keep `data` and `flash` as JSON objects of key -> JSON text, the
+ * times in milliseconds, and the user, the last write and the session's own
+ * settings (`meta`) in nullable columns.
  *
  * @module
  */
 import { emptyFields, type JsonFields, type SessionRecord } from "../store.ts";
 
 /**
- * A row `[data, flash, createdAt, expiresAt]` as the session it holds, or
- * `null` when any part of it is unreadable (a row edited by hand reads as no
- * session). The expiry is checked here too: a non-numeric `expires_at`
- * written by hand can pass SQL's `expires_at > ?`.
+ * How many leading columns a session row has, in this order: data, flash,
+ * created_at, expires_at, user_id, last_seen_at, meta. A statement that
+ * returns more (the key, for `listByUser`) puts them after these.
+ */
+export const ROW_COLUMNS = 7;
+
+/**
+ * A row `[data, flash, createdAt, expiresAt, userId, lastSeenAt, meta]` as
+ * the session it holds, or `null` when any part of it is unreadable (a row
+ * edited by hand reads as no session). The expiry is checked here too: a
+ * non-numeric `expires_at` written by hand can pass SQL's `expires_at > ?`.
+ * The last three are `null` (SQL NULL) when the session has none.
  */
 export function decodeRow(row: unknown[], now: number): SessionRecord | null {
   const data = decodeFields(row[0]);
@@ -21,7 +30,23 @@ export function decodeRow(row: unknown[], now: number): SessionRecord | null {
   if (!data || !flash || !isTime(createdAt) || !isTime(expiresAt) || expiresAt <= now) {
     return null;
   }
-  return { data, flash, createdAt, expiresAt };
+  const record: SessionRecord = { data, flash, createdAt, expiresAt };
+  const userId = row[4] ?? null;
+  const lastSeenAt = row[5] ?? null;
+  const meta = row[6] ?? null;
+  if (userId !== null) {
+    if (typeof userId !== "string") return null;
+    record.userId = userId;
+  }
+  if (lastSeenAt !== null) {
+    if (!isTime(lastSeenAt)) return null;
+    record.lastSeenAt = lastSeenAt;
+  }
+  if (meta !== null) {
+    if (typeof meta !== "string") return null;
+    record.meta = meta;
+  }
+  return record;
 }
 
 function isTime(v: unknown): v is number {

@@ -5,7 +5,11 @@
  * One row per session, keyed by the SHA-256 session key. `data` and `flash`
  * hold JSON objects of key -> JSON text (the store's own field maps, so a
  * read is one `JSON.parse` per column). Times are milliseconds since the
- * epoch; `expires_at` is indexed so the sweep never scans the table.
+ * epoch; `expires_at` is indexed so the sweep never scans the table, and
+ * `user_id` so a user's sessions are found without scanning it either.
+ * `last_seen_at` and `meta` (the session's own settings, as JSON text the
+ * store never reads) complete the record. A table of the previous version,
+ * without those three columns, gains them when the store opens it.
  *
  * @module
  */
@@ -16,8 +20,9 @@ import {
   type ServerStore,
   type SessionChange,
   type SessionRecord,
+  type UserSession,
 } from "../store.ts";
-import { decodeRow } from "./sql_row.ts";
+import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
 import {
   configError,
   connectSqlite,
@@ -27,8 +32,9 @@ import {
   type SqlConnection,
   type SqliteDatabase,
   type SqlStatement,
+  type SqlValue,
 } from "./sqlite_drivers.ts";
-import { migrateOriginalTable, migrationLine } from "./sqlite_migration.ts";
+import { addMissingColumns, migrateOriginalTable, migrationLine } from "./sqlite_migration.ts";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -76,6 +82,7 @@ const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export function sqliteStatements(tableName: string): {
   createTable: string;
   createIndex: string;
+  createUserIndex: string;
   columns: string;
   get: string;
   create: string;
@@ -83,29 +90,61 @@ export function sqliteStatements(tableName: string): {
   write: string;
   delete: string;
   sweep: string;
+  listByUser: string;
+  deleteByUser: string;
 } {
   checkTableName(tableName);
   // The name is a validated identifier, so quoting it is enough; every value
   // travels as a bound parameter.
   const t = `"${tableName}"`;
+  // Times are read as REAL: @db/sqlite reads INTEGER columns as 32-bit
+  // unless the user's connection enables int64, and better-sqlite3 may be
+  // set to return BigInt. A double holds every millisecond timestamp. Every
+  // column has a name of its own: some drivers hand rows out as objects.
+  const row = "data, flash, CAST(created_at AS REAL) AS created, " +
+    "CAST(expires_at AS REAL) AS expires, user_id, CAST(last_seen_at AS REAL) AS last_seen, meta";
   return {
     createTable: `CREATE TABLE IF NOT EXISTS ${t} (` +
       "key TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, flash TEXT NOT NULL, " +
-      "created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
+      "created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, user_id TEXT, " +
+      "last_seen_at INTEGER, meta TEXT)",
     createIndex: `CREATE INDEX IF NOT EXISTS "${tableName}_expires_at" ON ${t} (expires_at)`,
+    createUserIndex: `CREATE INDEX IF NOT EXISTS "${tableName}_user_id" ON ${t} (user_id)`,
+    // The columns of the previous version too: the ones added since are
+    // added by the store when they are missing.
     columns: `SELECT key, data, flash, created_at, expires_at FROM ${t} LIMIT 0`,
-    // Times are read as REAL: @db/sqlite reads INTEGER columns as 32-bit
-    // unless the user's connection enables int64, and better-sqlite3 may be
-    // set to return BigInt. A double holds every millisecond timestamp.
-    get: "SELECT data, flash, CAST(created_at AS REAL) AS created, " +
-      `CAST(expires_at AS REAL) AS expires FROM ${t} WHERE key = ? AND expires_at > ?`,
-    create: `INSERT OR REPLACE INTO ${t} (key, data, flash, created_at, expires_at) ` +
-      "VALUES (?, ?, ?, ?, ?)",
-    touch: `UPDATE ${t} SET expires_at = ? WHERE key = ? AND expires_at > ?`,
-    write: `UPDATE ${t} SET data = ?, flash = ?, expires_at = ? WHERE key = ?`,
+    get: `SELECT ${row} FROM ${t} WHERE key = ? AND expires_at > ?`,
+    create: `INSERT OR REPLACE INTO ${t} ` +
+      "(key, data, flash, created_at, expires_at, user_id, last_seen_at, meta) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    touch: `UPDATE ${t} SET expires_at = ?, last_seen_at = coalesce(?, last_seen_at) ` +
+      "WHERE key = ? AND expires_at > ?",
+    write: `UPDATE ${t} SET data = ?, flash = ?, expires_at = ?, user_id = ?, ` +
+      "last_seen_at = ?, meta = ? WHERE key = ?",
     delete: `DELETE FROM ${t} WHERE key = ?`,
     sweep: `DELETE FROM ${t} WHERE expires_at <= ?`,
+    listByUser: `SELECT ${row}, key FROM ${t} WHERE user_id = ? AND expires_at > ?`,
+    // With no session kept; each kept key adds a `?` to `AND key NOT IN (...)`.
+    deleteByUser: deleteByUserSql(t, 0),
   };
+}
+
+function deleteByUserSql(quotedTable: string, kept: number): string {
+  const sql = `DELETE FROM ${quotedTable} WHERE user_id = ?`;
+  return kept === 0 ? sql : `${sql} AND key NOT IN (${Array(kept).fill("?").join(", ")})`;
+}
+
+/** `record`'s columns after the key, in the order of the `create` statement. */
+function rowValues(record: SessionRecord): SqlValue[] {
+  return [
+    JSON.stringify(record.data),
+    JSON.stringify(record.flash),
+    record.createdAt,
+    record.expiresAt,
+    record.userId ?? null,
+    record.lastSeenAt ?? null,
+    record.meta ?? null,
+  ];
 }
 
 function checkTableName(tableName: unknown): asserts tableName is string {
@@ -202,7 +241,10 @@ function checkOptions(options: unknown): Settings {
 
 type Statements =
   & Record<
-    Exclude<keyof ReturnType<typeof sqliteStatements>, "createTable" | "createIndex" | "columns">,
+    Exclude<
+      keyof ReturnType<typeof sqliteStatements>,
+      "createTable" | "createIndex" | "createUserIndex" | "columns"
+    >,
     SqlStatement
   >
   & {
@@ -214,9 +256,10 @@ type Statements =
 /**
  * Sessions in a SQLite database. Pass the connection you already have open;
  * the store creates its table and index when they are absent and keeps the
- * sessions of an existing file. Several processes may share one file:
- * updates are transactions, so no process loses another's changes, and a
- * deleted session stays deleted.
+ * sessions of an existing file (a table of the previous version gains the
+ * columns it lacks). Several processes may share one file: updates are
+ * transactions, so no process loses another's changes (increments from
+ * several processes all count), and a deleted session stays deleted.
  *
  * ```ts
  * import Database from "better-sqlite3"; // or DatabaseSync from "node:sqlite"
@@ -243,6 +286,8 @@ export class SqliteStore implements ServerStore {
   readonly #s: Statements;
   readonly #busyTimeoutMs: number | null;
   readonly #cleanupIntervalMs: number;
+  /** `deleteByUser` statements by how many keys they keep (1 to `CACHED_KEPT`). */
+  readonly #deleteByUserCache = new Map<number, SqlStatement>();
   #nextSweepAt = -Infinity;
   #closed = false;
 
@@ -282,13 +327,7 @@ export class SqliteStore implements ServerStore {
   /** Stores `record` under `key`, replacing any session there. */
   create(key: string, record: SessionRecord, now: number): Promise<void> {
     return this.#call("store the session", now, () => {
-      this.#s.create.run([
-        key,
-        JSON.stringify(record.data),
-        JSON.stringify(record.flash),
-        record.createdAt,
-        record.expiresAt,
-      ]);
+      this.#s.create.run([key, ...rowValues(record)]);
     });
   }
 
@@ -300,11 +339,8 @@ export class SqliteStore implements ServerStore {
     return this.#call("update the session", now, () => {
       // A change that only moves the expiry (a refresh) is one statement,
       // atomic on its own; it needs no read.
-      if (
-        !change.clear && change.flash === null && change.delete.length === 0 &&
-        isEmpty(change.set)
-      ) {
-        return this.#s.touch.run([change.expiresAt, key, now]) > 0;
+      if (isTouch(change)) {
+        return this.#s.touch.run([change.expiresAt, change.lastSeenAt ?? null, key, now]) > 0;
       }
       // BEGIN IMMEDIATE takes the write lock before the read, so no other
       // connection can change or delete the row between our read and write.
@@ -318,11 +354,16 @@ export class SqliteStore implements ServerStore {
           this.#s.rollback.run([]);
           return false;
         }
+        // Increments too are applied to the row read under the lock, so
+        // concurrent ones from any process all count.
         applyChange(record, change);
         this.#s.write.run([
           JSON.stringify(record.data),
           JSON.stringify(record.flash),
           record.expiresAt,
+          record.userId ?? null,
+          record.lastSeenAt ?? null,
+          record.meta ?? null,
           key,
         ]);
         this.#s.commit.run([]);
@@ -358,13 +399,7 @@ export class SqliteStore implements ServerStore {
         }
         applyChange(record, change);
         this.#s.delete.run([oldKey]);
-        this.#s.create.run([
-          newKey,
-          JSON.stringify(record.data),
-          JSON.stringify(record.flash),
-          record.createdAt,
-          record.expiresAt,
-        ]);
+        this.#s.create.run([newKey, ...rowValues(record)]);
         this.#s.commit.run([]);
         return true;
       } catch (e) {
@@ -383,6 +418,49 @@ export class SqliteStore implements ServerStore {
     return this.#call("delete the session", undefined, () => {
       this.#s.delete.run([key]);
     });
+  }
+
+  /**
+   * The live sessions (at `now`) of `userId`, found through the `user_id`
+   * index; `[]` when the user has none.
+   */
+  listByUser(userId: string, now: number): Promise<UserSession[]> {
+    return this.#call("list the user's sessions", now, () => {
+      const found: UserSession[] = [];
+      for (const row of this.#s.listByUser.all([userId, now])) {
+        const record = decodeRow(row, now);
+        const key = row[ROW_COLUMNS];
+        if (record !== null && typeof key === "string") found.push({ key, record });
+      }
+      return found;
+    });
+  }
+
+  /**
+   * Removes every session of `userId` except those under `exceptKeys`, with
+   * one `DELETE` on the `user_id` index, and returns how many went.
+   */
+  deleteByUser(userId: string, exceptKeys: readonly string[], now: number): Promise<number> {
+    return this.#call("delete the user's sessions", now, () => {
+      const kept = [...new Set(exceptKeys)];
+      const stmt = this.#deleteByUserKeeping(kept.length);
+      try {
+        return stmt.run([userId, ...kept]);
+      } finally {
+        if (kept.length > CACHED_KEPT) stmt.finalize();
+      }
+    });
+  }
+
+  /** The `deleteByUser` statement that keeps `kept` keys: prepared once, for a few. */
+  #deleteByUserKeeping(kept: number): SqlStatement {
+    if (kept === 0) return this.#s.deleteByUser;
+    let stmt = this.#deleteByUserCache.get(kept);
+    if (stmt === undefined) {
+      stmt = this.#conn.prepare(deleteByUserSql(`"${this.tableName}"`, kept));
+      if (kept <= CACHED_KEPT) this.#deleteByUserCache.set(kept, stmt);
+    }
+    return stmt;
   }
 
   /**
@@ -415,6 +493,8 @@ export class SqliteStore implements ServerStore {
     if (!this.#closed) {
       this.#closed = true;
       for (const stmt of Object.values(this.#s)) stmt.finalize();
+      for (const stmt of this.#deleteByUserCache.values()) stmt.finalize();
+      this.#deleteByUserCache.clear();
     }
     return Promise.resolve();
   }
@@ -530,8 +610,25 @@ function openSchema(
       e,
     );
   }
+  // A table of the previous version gains the columns added since, keeping
+  // its sessions.
+  try {
+    addMissingColumns(conn, tableName);
+  } catch (e) {
+    const hint = isReadonlyError(e)
+      ? "the database is read-only: open it writable once so the columns can be added"
+      : isBusyError(e)
+      ? "another connection held the database locked; try again"
+      : "check that the database is open and writable";
+    throw configError(
+      `SqliteStore: cannot add the columns user_id, last_seen_at and meta to table ` +
+        `"${tableName}" of the previous version (${messageOf(e)}); ${hint}`,
+      e,
+    );
+  }
   try {
     conn.exec(sql.createIndex);
+    conn.exec(sql.createUserIndex);
   } catch (e) {
     throw cannotCreate(e);
   }
@@ -548,13 +645,25 @@ function prepareStatements(
     write: conn.prepare(sql.write),
     delete: conn.prepare(sql.delete),
     sweep: conn.prepare(sql.sweep),
+    listByUser: conn.prepare(sql.listByUser),
+    deleteByUser: conn.prepare(sql.deleteByUser),
     begin: conn.prepare("BEGIN IMMEDIATE"),
     commit: conn.prepare("COMMIT"),
     rollback: conn.prepare("ROLLBACK"),
   };
 }
 
-function isEmpty(fields: JsonFields): boolean {
+/** How many keys kept by `deleteByUser` still get a statement prepared once and kept. */
+const CACHED_KEPT = 4;
+
+/** Whether `change` only moves the expiry and the last write (one UPDATE, no read). */
+function isTouch(change: SessionChange): boolean {
+  return !change.clear && change.flash === null && change.delete.length === 0 &&
+    isEmpty(change.set) && (change.increment === undefined || isEmpty(change.increment)) &&
+    change.userId === undefined && change.meta === undefined;
+}
+
+function isEmpty(fields: JsonFields | Record<string, number>): boolean {
   for (const _ in fields) return false;
   return true;
 }

@@ -23,6 +23,8 @@ export type SqlValue = string | number | null;
 export interface SqlStatement {
   /** The first row as positional values (in the SELECT's column order), or `undefined`. */
   get(params: SqlValue[]): unknown[] | undefined;
+  /** Every row as positional values (in the SELECT's column order). */
+  all(params: SqlValue[]): unknown[][];
   /** Runs a statement that returns no rows; returns how many rows it changed. */
   run(params: SqlValue[]): number;
   /** Releases the statement where the driver asks for it; never throws. */
@@ -209,8 +211,21 @@ function preparedStatementShape(db: Loose, driver: string): SqlConnection {
       }
       const get = stmt.get as Fn;
       const run = stmt.run as Fn;
+      const all = typeof stmt.all === "function" ? stmt.all as Fn : undefined;
       return {
         get: (params) => rowValues(get.apply(stmt, params)),
+        all: (params) => {
+          if (!all) {
+            throw new Error(
+              `the ${driver} connection's statements have no all(); supported: ` +
+                SUPPORTED_SQLITE_DRIVERS,
+            );
+          }
+          return Array.from(
+            all.apply(stmt, params) as Iterable<unknown>,
+            (r) => rowValues(r) ?? [],
+          );
+        },
         run: (params) => changesOf(run.apply(stmt, params)),
         finalize: () => finalize(stmt),
       };
@@ -245,6 +260,7 @@ function queryShape(db: Loose): SqlConnection {
         const all = pq.all as Fn;
         return {
           get: (params) => rowsOf(all.call(pq, params))[0],
+          all: (params) => rowsOf(all.call(pq, params)),
           run: (params) => {
             all.call(pq, params);
             return changes();
@@ -254,6 +270,7 @@ function queryShape(db: Loose): SqlConnection {
       }
       return {
         get: (params) => rowsOf(query.call(db, sql, params))[0],
+        all: (params) => rowsOf(query.call(db, sql, params)),
         run: (params) => {
           rowsOf(query.call(db, sql, params));
           return changes();

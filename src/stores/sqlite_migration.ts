@@ -7,6 +7,10 @@
  * our table is created under the name, and the live sessions are carried
  * over under the SHA-256 of their IDs, so their cookies keep working.
  *
+ * Also the upgrade of a table of this library's previous version (without
+ * the `user_id`, `last_seen_at` and `meta` columns): the missing columns are
+ * added in place, in one `BEGIN IMMEDIATE` transaction, keeping every row.
+ *
  * @module
  */
 import { isSessionId, sessionKey } from "../session_id.ts";
@@ -48,6 +52,7 @@ export function tableLayout(conn: SqlConnection, tableName: string): string | nu
 export interface MigrationStatements {
   createTable: string;
   createIndex: string;
+  createUserIndex: string;
   create: string;
 }
 
@@ -78,6 +83,7 @@ export function migrateOriginalTable(
     conn.exec(`ALTER TABLE "${tableName}" RENAME TO "${backupName}"`);
     conn.exec(sql.createTable);
     conn.exec(sql.createIndex);
+    conn.exec(sql.createUserIndex);
     // One row per read, by rowid: every driver's statement gives its first
     // row, and each read is one index seek.
     const next = conn.prepare(
@@ -100,12 +106,16 @@ export function migrateOriginalTable(
       if (typeof key !== "string") {
         throw new Error("hashing the IDs needs node:crypto's synchronous SHA-256 in this runtime");
       }
+      // The original had no users, last-write times or per-session settings.
       insert.run([
         key,
         JSON.stringify(record.data),
         JSON.stringify(record.flash),
         record.createdAt,
         record.expiresAt,
+        null,
+        null,
+        null,
       ]);
       carried++;
     }
@@ -125,6 +135,58 @@ export function migrateOriginalTable(
       }); it was left as it was`,
       e,
     );
+  }
+}
+
+/**
+ * The columns this version added to the table, with how `ALTER TABLE ADD
+ * COLUMN` declares them. All nullable: rows of the previous version read as
+ * sessions without a user, a last write or settings of their own.
+ */
+export const ADDED_COLUMNS: ReadonlyArray<readonly [name: string, declaration: string]> = [
+  ["user_id", "user_id TEXT"],
+  ["last_seen_at", "last_seen_at INTEGER"],
+  ["meta", "meta TEXT"],
+];
+
+/**
+ * Adds to `tableName` (which exists) the {@link ADDED_COLUMNS} it lacks, in
+ * one `BEGIN IMMEDIATE` transaction, and returns their names (`[]` when it
+ * has them all, which costs one read and no lock). Processes opening the
+ * table at once take turns for the lock, and the one that comes second finds
+ * the columns there. A failure rolls back and throws the driver's error.
+ */
+export function addMissingColumns(conn: SqlConnection, tableName: string): string[] {
+  if (missingColumns(conn, tableName).length === 0) return [];
+  conn.exec("BEGIN IMMEDIATE");
+  try {
+    // A read of the database itself makes this connection see a schema that
+    // another process changed while this one waited for the lock.
+    conn.exec("SELECT count(*) FROM sqlite_master");
+    const missing = missingColumns(conn, tableName);
+    for (const name of missing) {
+      const declaration = ADDED_COLUMNS.find(([n]) => n === name)![1];
+      conn.exec(`ALTER TABLE "${tableName}" ADD COLUMN ${declaration}`);
+    }
+    conn.exec("COMMIT");
+    return missing;
+  } catch (e) {
+    try {
+      conn.exec("ROLLBACK");
+    } catch {
+      // SQLite may have rolled back already; the original error matters.
+    }
+    throw e;
+  }
+}
+
+function missingColumns(conn: SqlConnection, tableName: string): string[] {
+  const stmt = conn.prepare("SELECT lower(name) FROM pragma_table_info(?)");
+  try {
+    const have = new Set(stmt.all([tableName]).map((row) => row[0]));
+    return ADDED_COLUMNS.map(([name]) => name).filter((name) => !have.has(name));
+  } finally {
+    stmt.finalize();
   }
 }
 
