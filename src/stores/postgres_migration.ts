@@ -25,9 +25,11 @@ const BATCH = 500;
 
 /**
  * Renames the original's table (and its indexes) to a free backup name,
- * creates the new table with `createTable`, and carries the live sessions
- * over. Runs inside the caller's transaction, so a failure leaves the
- * original table as it was.
+ * creates the new table with `createTable` (the current shape: the carried
+ * sessions have no `user_id`, `last_seen_at` or `meta`, which stay NULL),
+ * and carries the live sessions over. Runs inside the caller's transaction,
+ * so a failure leaves the original table as it was; the caller adds the
+ * indexes.
  */
 export async function migrateOriginalTable(
   tx: PgQueryable,
