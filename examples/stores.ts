@@ -3,9 +3,11 @@
  * stress suite (Node.js: better-sqlite3 and node-redis are dev dependencies).
  *
  * Environment: `SQLITE_FILE` (default `oak-sessions-demo.db` in the working
- * directory), `REDIS_URL` (default `redis://127.0.0.1:6379`), `WEBDIS_URL`
- * (default `http://127.0.0.1:7379`), `COOKIE_SECRET` (at least 32 characters;
- * required for the cookie store), `DATABASE_URL` (default
+ * directory; the cookie store keeps its revocations there too),
+ * `REDIS_URL` (default `redis://127.0.0.1:6379`), `WEBDIS_URL` (default
+ * `http://127.0.0.1:7379`), `REDIS_KEY_PREFIX` (default `session_`, for
+ * Redis and Webdis), `COOKIE_SECRET` (at least 32 characters; required for
+ * the cookie store), `DATABASE_URL` (default
  * `postgres://postgres@127.0.0.1:5432/test`) and `POSTGRES_TABLE` (default
  * `oak_sessions_demo`) for PostgreSQL through postgres.js.
  *
@@ -71,21 +73,24 @@ export async function openStore(
             `  export COOKIE_SECRET=$(node -e "console.log(crypto.randomBytes(32).toString('base64url'))")`,
         );
       }
+      // The sessions stay in the cookies; the server keeps only when each user last
+      // logged out everywhere ("revokeSessions"), so older cookies open nothing.
+      const file = env.SQLITE_FILE ?? "oak-sessions-demo.db";
+      const db = openSqlite(file);
+      const revocations = new SqliteStore(db);
       return {
         kind,
-        store: new CookieStore(secret),
-        description: "CookieStore (AES-256-GCM sealed cookies, nothing on the server)",
-        close: () => Promise.resolve(),
+        store: new CookieStore(secret, { revocations }),
+        description: `CookieStore (AES-256-GCM sealed cookies; revocations in SQLite file ${file})`,
+        close: async () => {
+          await revocations.close();
+          db.close();
+        },
       };
     }
     case "sqlite": {
       const file = env.SQLITE_FILE ?? "oak-sessions-demo.db";
-      let db: Database.Database;
-      try {
-        db = new Database(file);
-      } catch (error) {
-        throw new StoreSetupError(`cannot open SQLite file ${file}: ${(error as Error).message}`);
-      }
+      const db = openSqlite(file);
       const store = new SqliteStore(db);
       return {
         kind,
@@ -113,7 +118,7 @@ export async function openStore(
           `STORE=redis: cannot reach Redis at ${url}; start it (redis-server) or set REDIS_URL`,
         );
       }
-      const store = new RedisStore(client);
+      const store = new RedisStore(client, { keyPrefix: env.REDIS_KEY_PREFIX ?? "session_" });
       return {
         kind,
         store,
@@ -128,7 +133,7 @@ export async function openStore(
       const url = env.WEBDIS_URL ?? "http://127.0.0.1:7379";
       // Shown to a person: never a URL that may hold a password.
       const where = url.includes("@") ? "the WEBDIS_URL given" : url;
-      const store = new WebdisStore({ url });
+      const store = new WebdisStore({ url, keyPrefix: env.REDIS_KEY_PREFIX ?? "session_" });
       try {
         // A read through the store itself, so credentials and the ACL are checked too.
         await store.get("startup_probe", Date.now());
@@ -186,6 +191,14 @@ export async function openStore(
         },
       };
     }
+  }
+}
+
+function openSqlite(file: string): Database.Database {
+  try {
+    return new Database(file);
+  } catch (error) {
+    throw new StoreSetupError(`cannot open SQLite file ${file}: ${(error as Error).message}`);
   }
 }
 

@@ -204,7 +204,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         memory: () => ({ kind: "memory", env: {}, expireAfterSeconds: 3600 }),
         cookie: () => ({
           kind: "cookie",
-          env: { COOKIE_SECRET: secret },
+          // The cookie store keeps its revocations in SQLite (examples/stores.ts).
+          env: { COOKIE_SECRET: secret, SQLITE_FILE: join(dir, "revocations.db") },
           expireAfterSeconds: 3600,
         }),
         sqlite: () => ({

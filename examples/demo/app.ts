@@ -1,15 +1,17 @@
 /**
  * The demo application: a page counter, flash messages, a login that rotates
- * the session ID, a cart whose items are separate session keys, and a panel
- * showing the session. Runtime-neutral: `main.ts` opens the store and listens;
- * tests build the app in-process on a free port.
+ * the session ID and binds it to the user (with "remember me"), a cart whose
+ * items are separate session keys, a panel showing the session, and one
+ * listing the user's sessions on every device, each of which can be logged
+ * out. Runtime-neutral: `main.ts` opens the store and listens; tests build
+ * the app in-process on a free port.
  *
  * @module
  */
 import { Application, type Context, Router } from "@oakserver/oak";
 import { Session, SessionStoreError } from "../../mod.ts";
-import type { SessionStore } from "../../mod.ts";
-import { type Notice, type PageView, renderError, renderPage } from "./pages.ts";
+import type { SessionInfo, SessionStore } from "../../mod.ts";
+import { type DevicesView, type Notice, type PageView, renderError, renderPage } from "./pages.ts";
 
 /** The items the cart offers. */
 export const CART_ITEMS = ["apple", "pear", "fig", "plum"] as const;
@@ -18,6 +20,9 @@ export const CART_ITEMS = ["apple", "pear", "fig", "plum"] as const;
 export const DEMO_USER = "demo";
 /** The password of `DEMO_USER`. */
 export const DEMO_PASSWORD = "demo";
+
+/** How long a "remember me" session lasts without a visit: 30 days. */
+export const REMEMBER_ME_SECONDS = 30 * 24 * 60 * 60;
 
 /** What the demo keeps in a session. Each cart item is its own key, `cart:<item>` = count. */
 export type DemoData = {
@@ -30,6 +35,8 @@ export type DemoData = {
   welcome: string;
   /** Flash: set by a failed login. */
   loginError: string;
+  /** Flash: what logging out other sessions did. */
+  devicesNotice: string;
   [cartKey: `cart:${string}`]: number;
 };
 
@@ -95,23 +102,30 @@ export function buildDemoApp(
     await next();
   });
 
-  app.use(Session.initMiddleware(store, { expireAfterSeconds: idleSeconds }));
+  app.use(Session.initMiddleware(store, {
+    expireAfterSeconds: idleSeconds,
+    // "Remember me" may keep a session for 30 days without a visit.
+    maxIdleSeconds: Math.max(idleSeconds, REMEMBER_ME_SECONDS),
+    // "Your sessions" names each device by the browser it was logged in from (not its IP).
+    recordDevice: { userAgent: true },
+  }));
 
   const router = new Router<DemoState>();
+  const page: PageContext = { store, storeLine, idleSeconds };
 
   router.get("/", async (ctx) => {
     const session = ctx.state.session;
-    sendPage(ctx, await pageView(session, storeLine, idleSeconds, readNotices(session)));
+    sendPage(ctx, await pageView(session, page, readNotices(session)));
   });
 
   // The seed's page counter: counts visits and flashes a message for the next page.
   router.get("/session", async (ctx) => {
     const session = ctx.state.session;
     const notices = readNotices(session);
-    const count = (session.get("pageCount") ?? 0) + 1;
-    session.set("pageCount", count);
+    // Added in the store: visits from several tabs at once all count.
+    const count = session.increment("pageCount");
     session.flash("message", "I am good for form validation errors, success messages, etc.");
-    const view = await pageView(session, storeLine, idleSeconds, notices);
+    const view = await pageView(session, page, notices);
     view.headline = `Visited page ${count} ${count === 1 ? "time" : "times"}`;
     sendPage(ctx, view);
   });
@@ -124,8 +138,17 @@ export function buildDemoApp(
     if (user === DEMO_USER && form.get("password") === DEMO_PASSWORD) {
       // A new ID when privileges change, so an ID planted before login is worthless after.
       await session.regenerate();
+      // Bound to the user: listed under "Your sessions", ended by "Log out other devices".
+      session.setUser(user);
       session.set("user", user);
       session.delete("failedLogins");
+      // Checked: a cookie that outlives the browser, for 30 days without a visit.
+      // Unchecked: a browser-session cookie, gone when the browser closes.
+      session.setLifetime(
+        form.get("remember") === "yes"
+          ? { idleSeconds: REMEMBER_ME_SECONDS, persistent: true }
+          : { persistent: false },
+      );
       session.flash("welcome", `Welcome, ${user}! You are logged in; your session has a new ID.`);
     } else {
       session.set("failedLogins", (session.get("failedLogins") ?? 0) + 1);
@@ -136,6 +159,51 @@ export function buildDemoApp(
 
   router.post("/logout", async (ctx) => {
     await ctx.state.session.deleteSession();
+    seeOther(ctx, "/");
+  });
+
+  // "Your sessions": end one session of the user, found by its fingerprint in the list.
+  router.post("/sessions/logout-one", async (ctx) => {
+    const form = await readForm(ctx);
+    if (form === undefined) return;
+    const session = ctx.state.session;
+    const user = session.userId;
+    const target = form.get("fingerprint") ?? "";
+    if (user !== undefined && canList(store) && target !== "") {
+      const ended = await session.revokeSession(user, target);
+      // Ending this very session logs this browser out too: no flash to keep then.
+      if (session.userId !== undefined) {
+        session.flash(
+          "devicesNotice",
+          ended ? "That session is logged out." : "That session had already ended.",
+        );
+      }
+    }
+    seeOther(ctx, "/");
+  });
+
+  router.post("/sessions/logout-others", async (ctx) => {
+    if (await readForm(ctx) === undefined) return;
+    const session = ctx.state.session;
+    const user = session.userId;
+    if (user !== undefined && canList(store)) {
+      const ended = await session.revokeSessions(user, { except: ctx });
+      session.flash(
+        "devicesNotice",
+        ended === 0
+          ? "There were no other sessions to log out."
+          : `Logged out ${ended} other ${ended === 1 ? "session" : "sessions"}.`,
+      );
+    }
+    seeOther(ctx, "/");
+  });
+
+  // For the cookie store, which cannot list: every session of the user, this one too.
+  router.post("/sessions/logout-everywhere", async (ctx) => {
+    if (await readForm(ctx) === undefined) return;
+    const session = ctx.state.session;
+    const user = session.userId;
+    if (user !== undefined && canRevokeAll(store)) await session.revokeSessions(user);
     seeOther(ctx, "/");
   });
 
@@ -194,25 +262,63 @@ function readNotices(session: Session<DemoData>): Notice[] {
   if (error !== undefined) notices.push({ kind: "error", text: error });
   const message = session.get("message");
   if (message !== undefined) notices.push({ kind: "info", text: message });
+  const devices = session.get("devicesNotice");
+  if (devices !== undefined) notices.push({ kind: "ok", text: devices });
   return notices;
+}
+
+/** Whether `store` can list a user's sessions (and end one of them). */
+function canList(store: SessionStore): boolean {
+  return store.kind !== "client" && typeof store.listByUser === "function" &&
+    typeof store.deleteByUser === "function";
+}
+
+/** Whether `store`, which cannot list, can still end every session of a user at once. */
+function canRevokeAll(store: SessionStore): boolean {
+  return store.kind === "client" && typeof store.revokeUser === "function";
+}
+
+/** What the page needs of the app. */
+interface PageContext {
+  store: SessionStore;
+  storeLine: string;
+  idleSeconds: number;
+}
+
+/** The "Your sessions" panel of a logged-in user. */
+async function devicesView(
+  session: Session<DemoData>,
+  store: SessionStore,
+  user: string,
+): Promise<DevicesView> {
+  if (!canList(store)) {
+    return {
+      listed: false,
+      canLogOutEverywhere: canRevokeAll(store),
+      cookieStore: store.kind === "client",
+    };
+  }
+  const sessions: SessionInfo[] = await session.listSessions(user);
+  return { listed: true, sessions };
 }
 
 async function pageView(
   session: Session<DemoData>,
-  store: string,
-  idleSeconds: number,
+  app: PageContext,
   notices: Notice[],
 ): Promise<PageView> {
   const data = session.all() as Record<string, unknown>;
   const stored = Object.keys(data).length > 0;
+  const user = session.userId;
   return {
-    store,
-    user: session.get("user"),
+    store: app.storeLine,
+    user,
+    devices: user === undefined ? undefined : await devicesView(session, app.store, user),
     failedLogins: session.get("failedLogins") ?? 0,
     notices,
     cart: CART_ITEMS.map((item) => ({ item, count: session.get(`cart:${item}`) ?? 0 })),
     fingerprint: stored ? await fingerprint(session.id) : undefined,
-    idleSeconds,
+    idleSeconds: app.idleSeconds,
     expiresAt: session.expiresAt,
     data,
   };

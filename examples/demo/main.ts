@@ -4,8 +4,9 @@
  * Environment: `PORT` (default 8000), `HOST` (default 127.0.0.1),
  * `STORE` = memory | cookie | sqlite | redis | webdis | postgres (default
  * sqlite, a file in the working directory), and what that store needs
- * (`SQLITE_FILE`, `REDIS_URL`, `WEBDIS_URL`, `COOKIE_SECRET`, `DATABASE_URL`;
- * see examples/stores.ts).
+ * (`SQLITE_FILE`, also where the cookie store keeps its revocations;
+ * `REDIS_URL`, `WEBDIS_URL`, `REDIS_KEY_PREFIX`, `COOKIE_SECRET`,
+ * `DATABASE_URL`; see examples/stores.ts).
  *
  * @module
  */

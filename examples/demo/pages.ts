@@ -5,11 +5,22 @@
  * @module
  */
 
+import type { SessionInfo } from "../../mod.ts";
+
 /** A message shown once at the top of the page. */
 export interface Notice {
   kind: "ok" | "error" | "info";
   text: string;
 }
+
+/**
+ * The "Your sessions" panel: the user's sessions as the store lists them, or,
+ * for a store that cannot list (the cookie store), whether it can still log
+ * the user out everywhere.
+ */
+export type DevicesView =
+  | { listed: true; sessions: SessionInfo[] }
+  | { listed: false; canLogOutEverywhere: boolean; cookieStore: boolean };
 
 /** Everything a page shows. */
 export interface PageView {
@@ -17,6 +28,8 @@ export interface PageView {
   store: string;
   /** The logged-in user, if any. */
   user: string | undefined;
+  /** The user's sessions on every device; undefined when nobody is logged in. */
+  devices?: DevicesView;
   failedLogins: number;
   notices: Notice[];
   /** The items a person can add, and how many of each the cart holds. */
@@ -87,7 +100,25 @@ const STYLE = `
   pre { background: #f6f8fa; padding: 8px; border-radius: 6px; margin: 8px 0 0; overflow: auto; }
   code { font-family: ui-monospace, monospace; }
   .hint { color: #57606a; font-size: 13px; }
+  .remember { display: flex; gap: 6px; align-items: center; margin-top: 8px; }
+  .remember label { margin: 0; }
+  ul.devices { list-style: none; padding: 0; margin: 0; }
+  ul.devices li { border-top: 1px solid #d0d7de; padding: 8px 0; display: flex; gap: 12px;
+    justify-content: space-between; align-items: center; }
+  ul.devices li:first-child { border-top: none; }
+  ul.devices form { margin: 0; }
+  ul.devices button { margin: 0; white-space: nowrap; }
+  .device-agent { font-family: ui-monospace, monospace; font-size: 12px; overflow-wrap: anywhere; }
+  .this-device { background: #ddf4ff; border: 1px solid #54aeff; border-radius: 10px;
+    padding: 0 8px; font-size: 12px; }
+  .device-times { color: #57606a; font-size: 13px; }
 `;
+
+/** A time as the page shows it: `2026-01-31 12:00:00 UTC`. */
+function when(ms: number): string {
+  const text = new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+  return `<time datetime="${new Date(ms).toISOString()}">${text} UTC</time>`;
+}
 
 function loginSection(view: PageView): string {
   if (view.user !== undefined) {
@@ -105,11 +136,78 @@ function loginSection(view: PageView): string {
     <input id="login-user" name="user" type="text" autocomplete="username">
     <label for="login-password">Password</label>
     <input id="login-password" name="password" type="password" autocomplete="current-password">
+    <div class="remember">
+      <input id="login-remember" name="remember" type="checkbox" value="yes">
+      <label for="login-remember">Remember me</label>
+    </div>
     <button type="submit">Log in</button>
   </form>
   <p class="hint">Use user <code>demo</code> and password <code>demo</code>. Logging in gives the
-  session a new ID (watch the fingerprint change).</p>
+  session a new ID (watch the fingerprint change). Remember me keeps you logged in for 30 days
+  without a visit, across browser restarts; without it the cookie ends with the browser.</p>
   <p>Failed login attempts: <strong id="failed-logins">${view.failedLogins}</strong></p>
+</section>`;
+}
+
+function deviceItem(info: SessionInfo): string {
+  const agent = info.userAgent === undefined
+    ? `<span class="device-agent hint">browser not recorded</span>`
+    : `<span class="device-agent">${escapeHtml(info.userAgent)}</span>`;
+  const here = info.current ? ` <span class="this-device">this device</span>` : "";
+  const kind = info.persistent
+    ? `<span class="device-kind">remember me</span>`
+    : `<span class="device-kind">browser session</span>`;
+  // The fingerprint names the session for revokeSession; it is not its ID.
+  const action = info.current ? "" : `<form method="post" action="/sessions/logout-one">
+        <input type="hidden" name="fingerprint" value="${escapeHtml(info.fingerprint)}">
+        <button type="submit" class="plain logout-one">Log out</button>
+      </form>`;
+  return `<li class="device" data-current="${info.current}">
+      <div>
+        ${agent}${here}<br>
+        ${kind}
+        <span class="device-times">created ${when(info.createdAt)}, last seen ${
+    when(info.lastSeenAt)
+  }, expires ${when(info.expiresAt)}</span>
+      </div>
+      ${action}
+    </li>`;
+}
+
+function devicesSection(view: PageView): string {
+  const devices = view.devices;
+  if (devices === undefined) return "";
+  if (!devices.listed) {
+    const why = devices.cookieStore
+      ? `This store keeps each session in its own browser's cookie, not on the server, so the
+  server cannot list your sessions or log out one of them.`
+      : `This session store keeps no index of a user's sessions, so it cannot list them.`;
+    const everywhere = devices.canLogOutEverywhere
+      ? `<p>It can still log you out everywhere at once, this browser included: every session
+  you logged in before now stops working.</p>
+  <form method="post" action="/sessions/logout-everywhere">
+    <button type="submit" id="logout-everywhere" class="plain">Log out everywhere</button>
+  </form>`
+      : "";
+    return `<section id="devices-panel" class="wide">
+  <h2>Your sessions</h2>
+  <p id="devices-unlisted">${why}</p>
+  ${everywhere}
+</section>`;
+  }
+  const others = devices.sessions.some((info) => !info.current);
+  return `<section id="devices-panel" class="wide">
+  <h2>Your sessions</h2>
+  <ul id="devices" class="devices">
+    ${devices.sessions.map(deviceItem).join("\n    ")}
+  </ul>
+  ${
+    others
+      ? `<form method="post" action="/sessions/logout-others">
+    <button type="submit" id="logout-others" class="plain">Log out other devices</button>
+  </form>`
+      : `<p class="hint" id="no-other-devices">You are logged in nowhere else.</p>`
+  }
 </section>`;
 }
 
@@ -156,7 +254,7 @@ function sessionSection(view: PageView): string {
       : `<time>${new Date(view.expiresAt).toISOString().replace("T", " ").slice(0, 19)} UTC</time>`
   } <span class="hint">after ${
     minutes(view.idleSeconds)
-  } without a visit; use pushes it back (written at most every ${
+  } without a visit (30 days with remember me); use pushes it back (written at most every ${
     minutes(view.idleSeconds / 10)
   })</span></dd>
   </dl>
@@ -165,7 +263,8 @@ function sessionSection(view: PageView): string {
 }
 
 /**
- * The whole page: notices, login, cart, page counter and the session panel.
+ * The whole page: notices, login, cart, page counter, the user's sessions
+ * (when logged in) and the session panel.
  *
  * ```ts
  * const html = renderPage({
@@ -200,6 +299,7 @@ export function renderPage(view: PageView): string {
   ${headline}
   ${loginSection(view)}
   ${cartSection(view)}
+  ${devicesSection(view)}
   ${sessionSection(view)}
 </main>
 </body>
