@@ -234,12 +234,6 @@ export class SessionEngine<S> {
     return { idleMs, absoluteMs, maxAge: persistent ? Math.floor(idleMs / 1000) : undefined };
   }
 
-  /** The expiry of `record`, used at `now`. */
-  expiresAt(record: SessionRecord, now: number): number {
-    const { idleMs, absoluteMs } = this.lifetimeOf(record);
-    return Math.min(now + idleMs, record.createdAt + absoluteMs);
-  }
-
   /**
    * Whether `record` is alive at `now`: its stored expiry, and its lifetime as
    * the app allows it now (a timeout lowered since it was stored applies).

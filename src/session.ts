@@ -216,16 +216,16 @@ export class Session<T extends SessionShape = SessionShape> {
       );
     }
     const s = req(this);
-    const current = fromJson(s.record.data[key]) ?? 0;
-    if (typeof current !== "number") {
+    const stored = fromJson(s.record.data[key]) ?? 0;
+    if (typeof stored !== "number") {
       throw new SessionValueError(
         key,
         `increment(${JSON.stringify(key)}): the key holds ${
-          Array.isArray(current) ? "an array" : typeof current
+          Array.isArray(stored) ? "an array" : typeof stored
         }, not a number; increment only a key that holds a number (or none yet)`,
       );
     }
-    const sum = current + by;
+    const sum = stored + by;
     if (!Number.isFinite(sum)) {
       throw new SessionValueError(
         key,

@@ -197,7 +197,12 @@ export type SessionStore = ServerStore | ClientStore;
 /** The JSON text of `current` with `by` added, or `undefined` when it is not a number. */
 export function incremented(current: string | undefined, by: number): string | undefined {
   if (current === undefined) return JSON.stringify(by);
-  const value: unknown = JSON.parse(current);
+  let value: unknown;
+  try {
+    value = JSON.parse(current);
+  } catch {
+    return undefined; // Not JSON (a damaged row): left as it is, like any non-number.
+  }
   if (typeof value !== "number") return undefined;
   const sum = value + by;
   return Number.isFinite(sum) ? JSON.stringify(sum) : undefined;
