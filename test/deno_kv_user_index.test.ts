@@ -23,6 +23,7 @@ import {
   type DenoKvLike,
   DenoKvStore,
 } from "../src/stores/deno_kv.ts";
+import { changeSet } from "./helpers/changes.ts";
 
 const deno = (globalThis as { Deno?: { openKv(path: string): Promise<DenoKvLike> } }).Deno;
 const T0 = Date.now();
@@ -53,16 +54,7 @@ function record(
   };
 }
 
-function change(partial: Partial<SessionChange>): SessionChange {
-  return {
-    clear: false,
-    set: Object.create(null),
-    delete: [],
-    flash: null,
-    expiresAt: T0 + HOUR,
-    ...partial,
-  };
-}
+const change = (partial: Partial<SessionChange>): SessionChange => changeSet(T0 + HOUR, partial);
 
 /** One mutation of an atomic operation, as the log shows it. */
 interface Mutation {

@@ -23,6 +23,7 @@ import { sessionKey } from "../src/session_id.ts";
 import type { JsonFields, SessionChange, SessionRecord } from "../src/store.ts";
 import { DENO_KV_VALUE_LIMIT, type DenoKvLike, DenoKvStore } from "../src/stores/deno_kv.ts";
 import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { changeSet } from "./helpers/changes.ts";
 
 const deno = (globalThis as { Deno?: { openKv(path: string): Promise<DenoKvLike> } }).Deno;
 const T0 = Date.now();
@@ -44,16 +45,7 @@ function record(data: Record<string, unknown>, expiresAt = T0 + HOUR): SessionRe
   return { data: fields(data), flash: Object.create(null), createdAt: T0, expiresAt };
 }
 
-function change(partial: Partial<SessionChange>): SessionChange {
-  return {
-    clear: false,
-    set: Object.create(null),
-    delete: [],
-    flash: null,
-    expiresAt: T0 + HOUR,
-    ...partial,
-  };
-}
+const change = (partial: Partial<SessionChange>): SessionChange => changeSet(T0 + HOUR, partial);
 
 /** The real handle, with a hook that runs (once) before the store's next atomic commit. */
 function interleaving(kv: DenoKvLike) {

@@ -17,6 +17,7 @@ import type pg from "pg";
 import type { SessionChange } from "../src/store.ts";
 import type { PostgresStore } from "../src/stores/postgres.ts";
 import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
+import { changeSet } from "./helpers/changes.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 const HOUR = 3_600_000;
@@ -27,16 +28,8 @@ function fields(o: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
-function change(partial: Partial<SessionChange>): SessionChange {
-  return {
-    clear: false,
-    set: Object.create(null),
-    delete: [],
-    flash: null,
-    expiresAt: T0 + 2 * HOUR,
-    ...partial,
-  };
-}
+const change = (partial: Partial<SessionChange>): SessionChange =>
+  changeSet(T0 + 2 * HOUR, partial);
 
 function values(f: Record<string, string> | undefined): Record<string, unknown> | undefined {
   if (!f) return undefined;

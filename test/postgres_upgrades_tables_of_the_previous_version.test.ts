@@ -20,6 +20,7 @@ import { sessionKey } from "../src/session_id.ts";
 import { incremented, type SessionChange, type SessionRecord } from "../src/store.ts";
 import { postgresStatements, type PostgresStore } from "../src/stores/postgres.ts";
 import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
+import { changeSet } from "./helpers/changes.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 const HOUR = 3_600_000;
@@ -40,16 +41,8 @@ function rec(data: Record<string, unknown>, flash: Record<string, unknown> = {})
   return { data: fields(data), flash: fields(flash), createdAt: T0 - HOUR, expiresAt: T0 + HOUR };
 }
 
-function change(partial: Partial<SessionChange>): SessionChange {
-  return {
-    clear: false,
-    set: Object.create(null),
-    delete: [],
-    flash: null,
-    expiresAt: T0 + 2 * HOUR,
-    ...partial,
-  };
-}
+const change = (partial: Partial<SessionChange>): SessionChange =>
+  changeSet(T0 + 2 * HOUR, partial);
 
 /** The previous version's `createTable` and `createIndex`, as `git show HEAD~` has them. */
 async function createPreviousTable(raw: pg.Pool, table: string): Promise<void> {

@@ -31,6 +31,7 @@ import {
   xsqliteShape,
 } from "./helpers/sqlite_db.ts";
 import { createOriginalTable, NOW } from "./helpers/original_sessions.ts";
+import { changeSet } from "./helpers/changes.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 const HOUR = 3_600_000;
@@ -80,16 +81,8 @@ function fields(o: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
-function change(partial: Partial<SessionChange>): SessionChange {
-  return {
-    clear: false,
-    set: Object.create(null),
-    delete: [],
-    flash: null,
-    expiresAt: T0 + 2 * HOUR,
-    ...partial,
-  };
-}
+const change = (partial: Partial<SessionChange>): SessionChange =>
+  changeSet(T0 + 2 * HOUR, partial);
 
 const NEW_COLUMNS = [
   "key",

@@ -11,6 +11,7 @@ import { SessionStoreError } from "../../src/errors.ts";
 import type { SessionChange } from "../../src/store.ts";
 import type { SqliteStore } from "../../src/stores/sqlite.ts";
 import { type RawDb, record, tempDir, values } from "./sqlite_db.ts";
+import { changeSet } from "./changes.ts";
 
 /** What a contract run needs: a store on a fresh file and the raw connection under it. */
 export interface SqliteTarget {
@@ -23,16 +24,7 @@ export interface SqliteTarget {
 const T0 = Date.UTC(2030, 0, 1);
 const HOUR = 3_600_000;
 
-function change(partial: Partial<SessionChange>): SessionChange {
-  return {
-    clear: false,
-    set: Object.create(null),
-    delete: [],
-    flash: null,
-    expiresAt: T0 + HOUR,
-    ...partial,
-  };
-}
+const change = (partial: Partial<SessionChange>): SessionChange => changeSet(T0 + HOUR, partial);
 
 function fields(o: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
