@@ -208,6 +208,18 @@ export function incremented(current: string | undefined, by: number): string | u
   return Number.isFinite(sum) ? JSON.stringify(sum) : undefined;
 }
 
+/**
+ * Whether `change` only moves the expiry and the last write (no data, flash,
+ * user or settings): stores write that with a plain refresh of the row.
+ */
+export function onlyRefreshes(change: SessionChange): boolean {
+  if (change.clear || change.flash !== null || change.delete.length > 0) return false;
+  if (change.userId !== undefined || change.meta !== undefined) return false;
+  for (const _ in change.set) return false;
+  for (const _ in change.increment) return false;
+  return true;
+}
+
 /** An empty null-prototype field map. */
 export function emptyFields(): JsonFields {
   return Object.create(null);

@@ -19,12 +19,12 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import type {
-  JsonFields,
-  ServerStore,
-  SessionChange,
-  SessionRecord,
-  UserSession,
+import {
+  onlyRefreshes,
+  type ServerStore,
+  type SessionChange,
+  type SessionRecord,
+  type UserSession,
 } from "../store.ts";
 import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
 import {
@@ -405,7 +405,7 @@ export class PostgresStore implements ServerStore {
    * not expired at `now`. Returns whether it did.
    */
   async update(key: string, change: SessionChange, now: number): Promise<boolean> {
-    if (isTouch(change)) {
+    if (onlyRefreshes(change)) {
       const r = await this.#run("refresh the session", now, this.#s.touch, [
         key,
         time(now),
@@ -690,18 +690,6 @@ function changeParams(change: SessionChange): PgValue[] {
     change.userId === undefined ? null : JSON.stringify(change.userId),
     change.meta ?? null,
   ];
-}
-
-/** Whether `change` only moves the expiry and the last write (the `touch` statement). */
-function isTouch(change: SessionChange): boolean {
-  return !change.clear && change.flash === null && change.delete.length === 0 &&
-    isEmpty(change.set) && (change.increment === undefined || isEmpty(change.increment)) &&
-    change.userId === undefined && change.meta === undefined;
-}
-
-function isEmpty(fields: JsonFields | Record<string, number>): boolean {
-  for (const _ in fields) return false;
-  return true;
 }
 
 function messageOf(e: unknown): string {

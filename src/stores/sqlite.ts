@@ -16,7 +16,7 @@
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import {
   applyChange,
-  type JsonFields,
+  onlyRefreshes,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
@@ -339,7 +339,7 @@ export class SqliteStore implements ServerStore {
     return this.#call("update the session", now, () => {
       // A change that only moves the expiry (a refresh) is one statement,
       // atomic on its own; it needs no read.
-      if (isTouch(change)) {
+      if (onlyRefreshes(change)) {
         return this.#s.touch.run([change.expiresAt, change.lastSeenAt ?? null, key, now]) > 0;
       }
       // BEGIN IMMEDIATE takes the write lock before the read, so no other
@@ -655,15 +655,3 @@ function prepareStatements(
 
 /** How many keys kept by `deleteByUser` still get a statement prepared once and kept. */
 const CACHED_KEPT = 4;
-
-/** Whether `change` only moves the expiry and the last write (one UPDATE, no read). */
-function isTouch(change: SessionChange): boolean {
-  return !change.clear && change.flash === null && change.delete.length === 0 &&
-    isEmpty(change.set) && (change.increment === undefined || isEmpty(change.increment)) &&
-    change.userId === undefined && change.meta === undefined;
-}
-
-function isEmpty(fields: JsonFields | Record<string, number>): boolean {
-  for (const _ in fields) return false;
-  return true;
-}

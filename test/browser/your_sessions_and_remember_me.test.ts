@@ -16,78 +16,19 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { buildDemoApp, REMEMBER_ME_SECONDS } from "../../examples/demo/app.ts";
-import { openStore, STORE_KINDS, type StoreKind } from "../../examples/stores.ts";
-import type { ServerStore } from "../../src/store.ts";
+import { REMEMBER_ME_SECONDS } from "../../examples/demo/app.ts";
+import { STORE_KINDS } from "../../examples/stores.ts";
 import {
   CHROMIUM_ARGS,
   CHROMIUM_PATH,
-  Gate,
   logIn,
   readPanel,
   type RunningDemo,
   sessionCookie,
+  startDemo,
   submit,
 } from "../helpers/browser.ts";
-import { serve } from "../helpers/oak_server.ts";
-import { type OwnWebdis, startWebdis } from "../helpers/webdis_server.ts";
-import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "../helpers/postgres_db.ts";
-
-/** The demo on a store of this run's own: its own Redis key prefix, table and files. */
-async function startOwnDemo(kind: StoreKind): Promise<RunningDemo> {
-  const dir = mkdtempSync(join(tmpdir(), "oak-sessions-devices-"));
-  const cleanups: Array<() => unknown> = [() => rmSync(dir, { recursive: true, force: true })];
-  const cleanup = async () => {
-    for (const step of cleanups.splice(0).reverse()) await step();
-  };
-  try {
-    const env: Record<string, string> = {
-      SQLITE_FILE: join(dir, "sessions.db"),
-      COOKIE_SECRET: randomBytes(32).toString("base64url"),
-      REDIS_URL: "redis://127.0.0.1:6379",
-      REDIS_KEY_PREFIX: `devices_test_${randomBytes(6).toString("hex")}_`,
-      DATABASE_URL: POSTGRES_URL,
-      POSTGRES_TABLE: uniqueTable("devices"),
-    };
-    if (kind === "postgres") {
-      cleanups.push(async () => {
-        const raw = rawPool();
-        await dropTables(raw, env.POSTGRES_TABLE);
-        await raw.end();
-      });
-    }
-    if (kind === "webdis") {
-      const webdis: OwnWebdis = await startWebdis();
-      cleanups.push(() => webdis.dispose());
-      env.WEBDIS_URL = webdis.url;
-    }
-    const opened = await openStore(kind, env);
-    cleanups.push(() => opened.close());
-    const store = opened.store;
-    if (store.kind !== "client") {
-      // Nothing of this run is left behind in the shared Redis (remembered ones last 30 days).
-      cleanups.push(() => (store as ServerStore).deleteByUser?.("demo", [], Date.now()));
-    }
-    const server = await serve(buildDemoApp(store, { storeDescription: opened.description }));
-    cleanups.push(() => server.close());
-    return {
-      kind,
-      url: server.url,
-      opened,
-      cartGate: new Gate(),
-      cookieName: kind === "cookie" ? "session_data" : "session",
-      close: cleanup,
-    };
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
-}
 
 /** One of the three browsers: its own cookies, its own User-Agent, one tab. */
 interface Device {
@@ -141,7 +82,7 @@ for (const kind of STORE_KINDS) {
     let hostile: Device;
 
     before(async () => {
-      demo = await startOwnDemo(kind);
+      demo = await startDemo(kind, { ownKeys: true });
       try {
         browser = await chromium.launch({
           executablePath: CHROMIUM_PATH,

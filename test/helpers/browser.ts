@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Cookie, type Page } from "playwright-core";
-import { buildDemoApp } from "../../examples/demo/app.ts";
+import { buildDemoApp, DEMO_USER } from "../../examples/demo/app.ts";
 import { type OpenStore, openStore, type StoreKind } from "../../examples/stores.ts";
 import { serve } from "./oak_server.ts";
 import { type OwnWebdis, startWebdis } from "./webdis_server.ts";
@@ -120,9 +120,15 @@ export interface RunningDemo {
  * Start the demo on a store of `kind`, with what that store needs: a temp
  * SQLite file, a cookie secret, the Redis on 127.0.0.1:6379, a Webdis of
  * the test's own in front of that Redis, or a table of its own on the
- * PostgreSQL on 127.0.0.1:5432 (dropped at close).
+ * PostgreSQL on 127.0.0.1:5432 (dropped at close). `ownKeys`: a Redis key
+ * prefix of its own too, and the demo user's sessions deleted at close, for
+ * a test that lists that user's sessions while other tests log the same user
+ * in on the shared Redis.
  */
-export async function startDemo(kind: StoreKind): Promise<RunningDemo> {
+export async function startDemo(
+  kind: StoreKind,
+  { ownKeys = false }: { ownKeys?: boolean } = {},
+): Promise<RunningDemo> {
   const dir = mkdtempSync(join(tmpdir(), "oak-sessions-demo-"));
   let webdis: OwnWebdis | undefined;
   const cleanups: Array<() => unknown> = [() => rmSync(dir, { recursive: true, force: true })];
@@ -137,6 +143,7 @@ export async function startDemo(kind: StoreKind): Promise<RunningDemo> {
       DATABASE_URL: POSTGRES_URL,
       POSTGRES_TABLE: uniqueTable("demo"),
     };
+    if (ownKeys) env.REDIS_KEY_PREFIX = `demo_test_${randomBytes(6).toString("hex")}_`;
     if (kind === "postgres") {
       cleanups.push(async () => {
         const raw = rawPool();
@@ -151,6 +158,11 @@ export async function startDemo(kind: StoreKind): Promise<RunningDemo> {
     }
     const opened = await openStore(kind, env);
     cleanups.push(() => opened.close());
+    const store = opened.store;
+    if (ownKeys && store.kind !== "client") {
+      // Nothing of this run is left behind in the shared Redis (remembered ones last 30 days).
+      cleanups.push(() => store.deleteByUser?.(DEMO_USER, [], Date.now()));
+    }
     const cartGate = new Gate();
     const app = buildDemoApp(opened.store, {
       storeDescription: opened.description,
