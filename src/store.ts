@@ -42,7 +42,41 @@ export interface SessionRecord {
    * cannot be deleted); server stores revoke by deleting and may drop it.
    */
   boundAt?: number;
+  /**
+   * Set only on the marker that `rotate` leaves under the old key: when the
+   * session moved to a new ID. A marker holds no data, flash or user (it is
+   * in no user index), lives {@link MOVED_MARKER_MS} after the move, and
+   * `update` and `rotate` of its key write nothing and answer `"moved"`. It
+   * lets a request still carrying the old ID (in flight when the move landed)
+   * leave the new cookie alone, while the old ID opens nothing.
+   */
+  movedAt?: number;
 }
+
+/**
+ * How long (ms) the marker of a rotation stays under the old key: longer
+ * than any request that was in flight when the session moved.
+ */
+export const MOVED_MARKER_MS = 60_000;
+
+/** The marker a rotation at `now` leaves under the old key. */
+export function movedMarker(now: number): SessionRecord {
+  return {
+    data: emptyFields(),
+    flash: emptyFields(),
+    createdAt: now,
+    expiresAt: now + MOVED_MARKER_MS,
+    movedAt: now,
+  };
+}
+
+/**
+ * What a conditional write did: `true`, applied; `false`, no live session
+ * under the key (it ended: a logout, an expiry or a revocation wins);
+ * `"moved"`, the key holds a rotation's marker (the session moved to a new
+ * ID meanwhile): nothing was written.
+ */
+export type WriteResult = boolean | "moved";
 
 /** Amounts to add to numeric keys, by key. Always a null-prototype object. */
 export type Increments = Record<string, number>;
@@ -95,6 +129,8 @@ export interface ServerStore {
   readonly kind?: "server";
   /**
    * The record, or `null` when it does not exist or expired before `now`.
+   * A rotation's marker is returned as a record with `movedAt` set (until it
+   * expires, like any record).
    * The middleware never changes the record it gets (it copies before its
    * first change), so a store may hand out its own object, provided its later
    * writes replace that object's maps rather than change them in place.
@@ -104,9 +140,11 @@ export interface ServerStore {
   create(key: string, record: SessionRecord, now: number): Promise<void>;
   /**
    * Apply `change` atomically, only if the session exists and has not expired
-   * before `now`. Returns whether it was applied.
+   * before `now`. Returns whether it was applied, or `"moved"` (writing
+   * nothing) when the key holds a rotation's marker. A store written before
+   * markers existed may answer only booleans.
    */
-  update(key: string, change: SessionChange, now: number): Promise<boolean>;
+  update(key: string, change: SessionChange, now: number): Promise<WriteResult>;
   /**
    * Move the session to a new ID (`regenerate()`, `rotate_session_key`), atomically
    * and only if the session under `oldKey` still exists and has not expired
@@ -115,8 +153,14 @@ export interface ServerStore {
    * and return `true`. When the old session is gone (a logout, an expiry, a
    * revocation landed while the rotating request was in flight), write nothing
    * and return `false`: a rotation never brings a session back.
+   *
+   * In the same atomic step, leave {@link movedMarker}(now) under `oldKey`
+   * (not in any user index), so that a request still carrying the old ID
+   * neither opens the new session nor clears its cookie. When `oldKey`
+   * already holds a marker (a concurrent rotation won), write nothing and
+   * return `"moved"`.
    */
-  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean>;
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<WriteResult>;
   /** Remove the session; no error when it does not exist. */
   delete(key: string): Promise<void>;
   /**

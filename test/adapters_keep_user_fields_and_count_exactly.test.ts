@@ -17,7 +17,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import type { JsonFields, ServerStore, SessionChange, SessionRecord } from "../src/store.ts";
+import type {
+  JsonFields,
+  ServerStore,
+  SessionChange,
+  SessionRecord,
+  WriteResult,
+} from "../src/store.ts";
 import {
   ExpressSessionStore,
   type ExpressSessionStoreLike,
@@ -296,7 +302,7 @@ for (const { name, open } of TARGETS) {
       // Two adapters over one store object (one process) share the queue; sets of
       // other keys interleaved; a missing key counts as 0; a non-number is left alone.
       const second = target.adapter();
-      const mixed: Promise<boolean>[] = [];
+      const mixed: Promise<WriteResult>[] = [];
       for (let i = 0; i < 50; i++) {
         const via = i % 2 === 0 ? store : second;
         mixed.push(via.update(key, inc("views", 1), now));

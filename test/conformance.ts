@@ -23,7 +23,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
 import { Session } from "../src/session.ts";
-import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../src/store.ts";
+import type {
+  ServerStore,
+  SessionChange,
+  SessionRecord,
+  SessionStore,
+  WriteResult,
+} from "../src/store.ts";
 import { CookieClient, type RunningServer, serve } from "./helpers/oak_server.ts";
 
 /** A store under test. */
@@ -45,7 +51,7 @@ const LONG = 7200;
 interface Rotation {
   oldKey: string;
   newKey: string;
-  moved: Promise<boolean>;
+  moved: Promise<WriteResult>;
 }
 
 /**
