@@ -9,10 +9,12 @@ import {
   applyChange,
   emptyFields,
   type JsonFields,
+  movedMarker,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
   type UserSession,
+  type WriteResult,
 } from "../store.ts";
 
 /** Options of `new MemoryStore(options)`. */
@@ -182,23 +184,28 @@ export class MemoryStore implements ServerStore {
   }
 
   /** Apply a change set, if the session is still there. */
-  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+  update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     const record = this.#live(key, now);
     if (record === undefined) return Promise.resolve(false);
+    if (record.movedAt !== undefined) return Promise.resolve("moved");
     this.#put(key, changed(record, change));
     return Promise.resolve(true);
   }
 
   /**
    * Move a live session to `newKey` with `change` applied, in one synchronous
-   * step (no other call can run between the check and the move). Returns
-   * `false`, writing nothing, when the session under `oldKey` is gone.
+   * step (no other call can run between the check and the move), leaving a
+   * marker under `oldKey`. Returns `false`, writing nothing, when the session
+   * under `oldKey` is gone, and `"moved"` when it holds a marker.
    */
-  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<WriteResult> {
     const record = this.#live(oldKey, now);
     if (record === undefined) return Promise.resolve(false);
+    if (record.movedAt !== undefined) return Promise.resolve("moved");
     this.#drop(oldKey);
     this.#insert(newKey, changed(record, change));
+    // A marker never evicts a session: at the bound, the old ID is simply unknown.
+    if (this.#sessions.size < this.#maxSessions) this.#put(oldKey, movedMarker(now));
     return Promise.resolve(true);
   }
 
