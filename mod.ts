@@ -26,6 +26,7 @@ export type { CookieGetOptions, CookieSetOptions } from "./src/cookie_options.ts
 export {
   SessionConfigError,
   SessionError,
+  SessionMovedError,
   SessionStoreError,
   SessionTooLargeError,
   SessionValueError,
@@ -41,8 +42,15 @@ export type {
   SessionRecord,
   SessionStore,
   UserSession,
+  WriteResult,
 } from "./src/store.ts";
-export { applyChange, emptyFields, incremented } from "./src/store.ts";
+export {
+  applyChange,
+  emptyFields,
+  incremented,
+  MOVED_MARKER_MS,
+  movedMarker,
+} from "./src/store.ts";
 export { MAX_VALUE_DEPTH } from "./src/json_value.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";

@@ -86,3 +86,38 @@ export class SessionStoreError extends SessionError {
     super(message, options);
   }
 }
+
+/**
+ * Another request of the same session moved it to a new ID (a login,
+ * `regenerate()`, `setUser`) while this one ran, or just before it arrived
+ * with the old ID: this request's changes were not saved, and its response
+ * leaves the client's new cookie alone. Oak answers it with status 409; the
+ * client already holds the new cookie, so retrying the request lands it.
+ *
+ * ```ts
+ * import { Application } from "@oakserver/oak";
+ * import { Session, SessionMovedError } from "oak-sessions";
+ *
+ * const app = new Application();
+ * app.use(async (ctx, next) => {
+ *   try {
+ *     await next();
+ *   } catch (e) {
+ *     if (!(e instanceof SessionMovedError)) throw e;
+ *     ctx.response.status = 409;
+ *     ctx.response.body = { error: "signed in elsewhere meanwhile: please retry" };
+ *   }
+ * });
+ * app.use(Session.initMiddleware());
+ * ```
+ */
+export class SessionMovedError extends SessionError {
+  /** HTTP status Oak uses for the response. */
+  readonly status: number = 409;
+  /** The message says nothing secret: Oak may show it. */
+  readonly expose = true;
+  /** An error saying what was not saved and why. */
+  constructor(message: string) {
+    super(message);
+  }
+}
