@@ -20,7 +20,8 @@
  */
 export { type NumberKeys, Session, type SessionShape } from "./src/session.ts";
 export { MAX_USER_ID_LENGTH, type SessionInfo, type SessionLifetime } from "./src/user_sessions.ts";
-export type { OakContextLike, SessionMiddleware } from "./src/middleware.ts";
+export type { SessionMiddleware } from "./src/middleware.ts";
+export type { HeaderReader, HeaderWriter, OakContextLike } from "./src/oak_context_like.ts";
 export type { SessionOptions } from "./src/options.ts";
 export type { CookieGetOptions, CookieSetOptions } from "./src/cookie_options.ts";
 export {

@@ -62,7 +62,7 @@ export const COOKIE_DEFAULTS: Readonly<CookieSetOptions> = Object.freeze({
  */
 export function cookieOptionsFor(
   user: CookieSetOptions,
-  request: { secure: boolean; url?: URL },
+  request: { secure: boolean; url?: { readonly protocol: string } },
   maxAgeSeconds: number | undefined,
 ): CookieSetOptions {
   const viaProxy = !request.secure && request.url?.protocol === "https:";
