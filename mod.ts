@@ -105,11 +105,11 @@ export {
 export {
   fromV9Store,
   type V9Store,
-  /** The original oak_sessions' store interface; a store of it is adapted when passed to `Session`. */
-  type V9Store as Store,
   V9StoreAdapter,
   type V9StoreOptions,
 } from "./src/stores/v9_store.ts";
+export type { Store } from "./src/any_store.ts";
+export { MongoStore } from "./src/stores/mongo.ts";
 export type { OriginalSessionData } from "./src/stores/original_session.ts";
 export type {
   OriginalRedisKeysOptions,

@@ -6,7 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
-import { Session, type Store } from "../mod.ts";
+import { Session, type V9Store as Store } from "../mod.ts";
 import { sessionKey } from "../src/session_id.ts";
 import { CookieClient, serve } from "./helpers/oak_server.ts";
 
