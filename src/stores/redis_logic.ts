@@ -19,6 +19,12 @@
  *   or the ID as a JSON string when it is one that cannot travel raw (a NUL,
  *   a lone surrogate) or that starts with `"`. (`boundAt` is not kept.)
  *
+ * A rotation's marker (see `rotate` in `src/store.ts`) is a hash of two
+ * fields only: `m:mv`, when the session moved, and `m:mx`, when the marker
+ * ends (`m:mv` + `MOVED_MARKER_MS`, which is its Redis TTL too). It has no
+ * `m:e`, so a store of the previous version, which knows no markers, reads
+ * it as no session and writes nothing to it.
+ *
  * The sessions of a user are indexed in a Redis set under
  * `keyPrefix + "user:" + token`, whose members are the session keys (without
  * the prefix). A session key never holds a `:`, so the set can never be
@@ -65,9 +71,13 @@
  * where both keys can be named in one script: on a single node, and on a
  * Redis Cluster when both keys hash to one slot (a `{hash tag}` in the key
  * prefix). On a cluster where they do not, it is two steps: the script first
- * claims the old key (checks it is alive, removes it, returns it), then the
- * new key is created from what it returned. A failure between the two steps
- * loses the session (its user logs in again); it never brings one back.
+ * claims the old key (checks it is alive, removes it, leaves the marker in
+ * its place, returns it), then the new key is created from what it returned.
+ * A failure between the two steps loses the session (its user logs in
+ * again); it never brings one back. Either way the marker is written in the
+ * same script that removes the old session, so no request ever finds the old
+ * key empty between the two; an update or rotation of a key holding a marker
+ * writes nothing and answers `"moved"`.
  *
  * The commands the script runs (for a Redis ACL): `HGET`, `HGETALL`, `HSET`,
  * `HDEL`, `HKEYS`, `DEL`, `RENAME`, `PEXPIRE`, `PERSIST`, `PTTL`, `SADD`,
@@ -81,10 +91,12 @@ import {
   applyChange,
   emptyFields,
   type JsonFields,
+  MOVED_MARKER_MS,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
   type UserSession,
+  type WriteResult,
 } from "../store.ts";
 import {
   checkOriginalKeysOptions,
@@ -133,9 +145,12 @@ export class RedisReplyError extends Error {
 //   12 meta ("k" keep, "s" + text), 13 index ("1" + prefix: keep the user
 //   sets here; "0" + prefix: the caller keeps them), then the field/value
 //   pairs to set, the fields to delete, the field/amount pairs to increment,
-//   the flash field/value pairs. Answers 0 when the session is not alive; else
-//   1, or with index "0" the array {1, user token before, after} ("" for none).
-// - `k` claim (KEYS[1]): remove a live session and return its fields. ARGV 1, 2.
+//   the flash field/value pairs. Answers 0 when the session is not alive, 2
+//   (writing nothing) when KEYS[1] holds a live rotation marker; else 1, or
+//   with index "0" the array {1, user token before, after} ("" for none).
+//   Rotate leaves a marker under KEYS[1].
+// - `k` claim (KEYS[1]): remove a live session, leave a marker in its place and
+//   return the session's fields (0 and 2 as above). ARGV 1, 2.
 // - `x` delete (KEYS[1]): ARGV 2 now, 3 index as above, 4 "*" or "u" + the
 //   token the session must belong to. Answers 1 when a live session went.
 // - `i` index (KEYS[1] a user set): add member ARGV[2], push the set's TTL to
@@ -152,6 +167,7 @@ export class RedisReplyError extends Error {
 // shortest of %.15g, %.16g, %.17g that reads back as the same double (never
 // inf or nan: then the field is left alone too).
 const WRITE_SCRIPT = `local op = ARGV[1]
+local MARKER_MS = ${MOVED_MARKER_MS}
 local function alive(e, now)
   if not e then return false end
   if e == 'inf' then return true end
@@ -184,6 +200,11 @@ local function numberText(n)
     if tonumber(t) == n then return t end
   end
   return string.format('%.17g', n)
+end
+local function leaveMarker(key)
+  redis.call('HSET', key, 'm:mv', ARGV[2])
+  redis.call('HSET', key, 'm:mx', numberText(tonumber(ARGV[2]) + MARKER_MS))
+  redis.call('PEXPIRE', key, MARKER_MS)
 end
 if op == 'i' then
   index(KEYS[1], ARGV[2], ARGV[3])
@@ -241,15 +262,20 @@ if op == 'x' then
 end
 local before = false
 if op ~= 'c' then
-  if not alive(redis.call('HGET', key, 'm:e'), now) then return 0 end
+  if not alive(redis.call('HGET', key, 'm:e'), now) then
+    if alive(redis.call('HGET', key, 'm:mx'), now) then return 2 end
+    return 0
+  end
   if op == 'k' then
     local h = redis.call('HGETALL', key)
     redis.call('DEL', key)
+    leaveMarker(key)
     return h
   end
   before = redis.call('HGET', key, 'm:u')
   if op == 'r' then
     redis.call('RENAME', key, KEYS[2])
+    leaveMarker(key)
     key = KEYS[2]
   end
   if ARGV[5] == '1' or ARGV[6] == '1' then
@@ -358,6 +384,11 @@ const EXPIRES = "m:e";
 const LAST_SEEN = "m:s";
 const META = "m:m";
 const USER = "m:u";
+// The two fields of a rotation's marker (see the module's layout).
+const MOVED_AT = "m:mv";
+const MOVED_UNTIL = "m:mx";
+/** What the script answers for a write to a key that holds a live rotation marker. */
+const MOVED = 2;
 /** Between the key prefix and a user token: the name of a user's set of sessions. */
 const USER_SET = "user:";
 /** How often `deleteByUser` on a cluster reads a user's set again while new members turn up. */
@@ -611,9 +642,13 @@ export class RedisSessionLogic implements ServerStore {
     let lastSeenAt = NaN;
     let userId: string | undefined;
     let meta: string | undefined;
+    let movedAt = NaN;
+    let movedUntil = NaN;
     for (const [f, v] of entries) {
       if (f === CREATED) createdAt = parseTime(v);
       else if (f === EXPIRES) expiresAt = parseTime(v);
+      else if (f === MOVED_AT) movedAt = parseTime(v);
+      else if (f === MOVED_UNTIL) movedUntil = parseTime(v);
       else if (f === LAST_SEEN) lastSeenAt = parseTime(v);
       else if (f === USER) userId = parseUserToken(v);
       else if (f === META) meta = v;
@@ -622,8 +657,18 @@ export class RedisSessionLogic implements ServerStore {
         if (parsed) (parsed[0] === DATA ? data : flash)[parsed[1]] = v;
       }
     }
-    // A hash without our metadata is not a session we wrote: treat it as absent.
-    if (Number.isNaN(createdAt) || Number.isNaN(expiresAt) || expiresAt <= now) return null;
+    // As the script decides: a live session first, else a live rotation marker.
+    if (Number.isNaN(createdAt) || Number.isNaN(expiresAt) || expiresAt <= now) {
+      if (Number.isNaN(movedAt) || !(movedUntil > now)) return null;
+      return {
+        data: emptyFields(),
+        flash: emptyFields(),
+        createdAt: movedAt,
+        expiresAt: movedUntil,
+        movedAt,
+      };
+    }
+    // (A hash without our metadata is not a session we wrote: it read as absent above.)
     const record: SessionRecord = { data, flash, createdAt, expiresAt };
     if (userId !== undefined) record.userId = userId;
     if (!Number.isNaN(lastSeenAt)) record.lastSeenAt = lastSeenAt;
@@ -661,38 +706,45 @@ export class RedisSessionLogic implements ServerStore {
     await this.#writeElsewhere([key], key, key, bound, ttl, args);
   }
 
-  /** Apply `change` atomically if the session still exists; sets its TTL again. */
-  async update(key: string, change: SessionChange, now: number): Promise<boolean> {
+  /**
+   * Apply `change` atomically if the session still exists; sets its TTL
+   * again. `"moved"`, writing nothing, when the key holds a rotation's marker.
+   */
+  async update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     const args = this.#changeArgs("u", change, now);
-    if (this.#inline) return await this.#write([this.redisKey(key)], args) === 1;
+    if (this.#inline) return await this.#write([this.redisKey(key)], args);
     const bound = typeof change.userId === "string" ? userToken(change.userId) : undefined;
     return await this.#writeElsewhere([key], key, key, bound, args[3], args);
   }
 
   /**
    * Move the session to `newKey` with `change` applied, only if the one under
-   * `oldKey` is alive at `now`; returns whether it did. One script over both
-   * keys (`RENAME`, then the change), except on a Redis Cluster whose slots
-   * for the two keys differ: there the old session is claimed first (one
-   * script: check, remove, return it) and the new one created from it, so an
-   * ended session is never brought back, though a failure between the two
-   * steps loses the session.
+   * `oldKey` is alive at `now`, leaving a marker under `oldKey` (for
+   * `MOVED_MARKER_MS`, by Redis's TTL too); returns whether it did, or
+   * `"moved"` (writing nothing) when `oldKey` holds a marker already. One
+   * script over both keys (`RENAME`, the marker, then the change), except on
+   * a Redis Cluster whose slots for the two keys differ: there the old
+   * session is claimed first (one script: check, remove, leave the marker,
+   * return it) and the new one created from it, so an ended session is never
+   * brought back, though a failure between the two steps loses the session.
    */
   async rotate(
     oldKey: string,
     newKey: string,
     change: SessionChange,
     now: number,
-  ): Promise<boolean> {
+  ): Promise<WriteResult> {
     if (!this.#cluster || keySlot(this.redisKey(oldKey)) === keySlot(this.redisKey(newKey))) {
       const args = this.#changeArgs("r", change, now);
       const keys = [this.redisKey(oldKey), this.redisKey(newKey)];
-      if (this.#inline) return await this.#write(keys, args) === 1;
+      if (this.#inline) return await this.#write(keys, args);
       const bound = typeof change.userId === "string" ? userToken(change.userId) : undefined;
       return await this.#writeElsewhere([oldKey, newKey], oldKey, newKey, bound, args[3], args);
     }
     const claimed = await this.#eval([this.redisKey(oldKey)], ["k", String(now)]);
-    if (claimed === 0 || claimed === "0") return false;
+    const answer = replyInteger(claimed);
+    if (answer === 0) return false;
+    if (answer === MOVED) return "moved";
     // The script checked the expiry; a hash that is not a session reads as gone.
     const record = this.#decode(claimed, "the session script", -Infinity);
     if (record === null) return false;
@@ -836,7 +888,7 @@ export class RedisSessionLogic implements ServerStore {
    * and unindexed), run the script, then index it under the user it has now
    * (which pushes that set's TTL, and puts back a member a concurrent listing
    * pruned before the write landed) and remove `oldKey` from the set of the
-   * user it had. Resolves with whether the session was alive.
+   * user it had. Resolves with whether the session was alive, or `"moved"`.
    */
   async #writeElsewhere(
     keys: string[],
@@ -845,11 +897,12 @@ export class RedisSessionLogic implements ServerStore {
     bound: string | undefined,
     ttl: string,
     args: string[],
-  ): Promise<boolean> {
+  ): Promise<WriteResult> {
     const live = ttl === "inf" || Number(ttl) > 0;
     if (bound !== undefined && live) await this.#index(bound, newKey, ttl);
     const users = await this.#writeUsers(keys.map((k) => this.redisKey(k)), args);
     if (users === null) return false;
+    if (users === "moved") return "moved";
     const { before, after } = users;
     const steps: Promise<void>[] = [];
     if (after !== undefined && live) steps.push(this.#index(after, newKey, ttl));
@@ -902,18 +955,31 @@ export class RedisSessionLogic implements ServerStore {
     }
   }
 
-  /** Run a create, update or rotate: the script answers 1 (done) or 0 (no live session). */
-  async #write(redisKeys: string[], argv: string[]): Promise<number> {
+  /**
+   * Run a create, update or rotate: the script answers 1 (done), 0 (no live
+   * session) or 2 (the key holds a rotation's marker: nothing written).
+   */
+  async #write(redisKeys: string[], argv: string[]): Promise<WriteResult> {
     const reply = await this.#eval(redisKeys, argv);
     const done = replyInteger(reply);
-    if (done !== 0 && done !== 1) throw this.#unexpected("the session script", reply);
-    return done;
+    if (done === 1) return true;
+    if (done === 0) return false;
+    if (done === MOVED) return "moved";
+    throw this.#unexpected("the session script", reply);
   }
 
-  /** Run a write that leaves the user sets to the caller: the user tokens before and after, or `null`. */
-  async #writeUsers(redisKeys: string[], argv: string[]): Promise<WriteUsers | null> {
+  /**
+   * Run a write that leaves the user sets to the caller: the user tokens
+   * before and after, `null` (no live session) or `"moved"` (a marker).
+   */
+  async #writeUsers(
+    redisKeys: string[],
+    argv: string[],
+  ): Promise<WriteUsers | null | "moved"> {
     const reply = await this.#eval(redisKeys, argv);
-    if (replyInteger(reply) === 0) return null;
+    const answer = replyInteger(reply);
+    if (answer === 0) return null;
+    if (answer === MOVED) return "moved";
     if (Array.isArray(reply) && reply.length === 3 && replyInteger(reply[0]) === 1) {
       const before = replyText(reply[1]);
       const after = replyText(reply[2]);

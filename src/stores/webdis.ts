@@ -280,9 +280,9 @@ function webdisTarget(
   };
 }
 
-// Replies that need no JSON parse: the scripts' 0 and 1, DEL's counts.
+// Replies that need no JSON parse: the scripts' 0, 1 and 2 (a marker), DEL's counts.
 const SHORT_REPLIES: ReadonlyMap<string, number> = new Map(
-  ["EVALSHA", "EVAL", "DEL"].flatMap((c) => [[`{"${c}":0}`, 0], [`{"${c}":1}`, 1]]),
+  ["EVALSHA", "EVAL", "DEL"].flatMap((c) => [0, 1, 2].map((n) => [`{"${c}":${n}}`, n])),
 );
 
 class WebdisTransport implements RedisTransport {
