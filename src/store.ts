@@ -227,12 +227,23 @@ export interface ClientStore {
   clear(cookies: CookieJar, cookieOptions: Record<string, unknown>): Promise<void>;
   /**
    * Record that every session of `userId` bound before `notBefore` is
-   * revoked, until `until` (when the last of them would have expired anyway).
-   * `read` then returns `null` for them. A client-side store without a
-   * server-side record for that omits this, and `revokeSessions` is refused
-   * with a `SessionConfigError`.
+   * revoked, until `until` (when the last of them could have expired
+   * anyway). `read` then returns `null` for them. A client-side store without
+   * a server-side record for that omits this, and `revokeSessions` is
+   * refused with a `SessionConfigError`.
+   *
+   * `exceptBoundAt` is when the session asking to be kept
+   * (`revokeSessions(user, { except })`) was bound: when a revocation already
+   * recorded covers it (it was revoked after its request loaded it), nothing
+   * is recorded and the promise resolves `false`, so it is neither kept nor
+   * bound again. Otherwise it resolves `true` (or nothing).
    */
-  revokeUser?(userId: string, notBefore: number, until: number): Promise<void>;
+  revokeUser?(
+    userId: string,
+    notBefore: number,
+    until: number,
+    exceptBoundAt?: number,
+  ): Promise<boolean | void>;
 }
 
 /** Any store the middleware accepts. */

@@ -214,9 +214,45 @@ export async function listSessions(
 }
 
 /**
+ * How long (ms) clocks of the processes sharing a cookie store's revocations
+ * may disagree, and how long a revocation's write may take before it is
+ * written again with a later end: see {@link revocationUntil}.
+ */
+export const REVOCATION_MARGIN_MS = 60_000;
+
+/**
+ * Until when a cookie store's record revoking the sessions bound before
+ * `notBefore` must stay: as long as any cookie it revokes could still open.
+ *
+ * Such a cookie was bound, and so created, before `notBefore`. A request
+ * that loaded it before the revocation may still seal it again afterwards
+ * with a later idle expiry, but no seal reaches past the session's absolute
+ * end: its creation plus its absolute lifetime, at most the app's
+ * `maxAbsoluteSeconds`. So with an absolute limit, `notBefore +
+ * maxAbsoluteMs` outlives every cookie it revokes, re-sealed or not.
+ *
+ * Without one, re-seals could push a cookie's expiry on for ever; the bound
+ * then rests on the cookie store's write check: once the record is in the
+ * store, no write seals a session it revokes. A write that checked before
+ * the record landed sealed an expiry of at most `maxIdleMs` past its own
+ * clock, which was before `landed` (when the revoking request saw its write
+ * done). The margin covers clocks that disagree by up to it.
+ */
+function revocationUntil(
+  engine: SessionEngine<unknown>,
+  notBefore: number,
+  landed: number,
+): number {
+  const { maxAbsoluteMs, maxIdleMs } = engine.options;
+  if (Number.isFinite(maxAbsoluteMs)) return notBefore + maxAbsoluteMs;
+  return Math.max(notBefore, landed) + maxIdleMs + REVOCATION_MARGIN_MS;
+}
+
+/**
  * End every session of `userId` but `except`'s; returns how many ended. The
  * asking request's own session, when it is the user's and not excepted, ends
- * with them.
+ * with them. With the cookie store, `except` is kept only if no revocation
+ * recorded since its request loaded it covers it; otherwise it ends too.
  */
 export async function revokeSessions(
   engine: SessionEngine<unknown>,
@@ -228,6 +264,7 @@ export async function revokeSessions(
   const now = engine.now();
   const store = engine.store;
   let removed = 0;
+  let excepted = except;
   try {
     if (store.kind === "client") {
       if (typeof store.revokeUser !== "function") {
@@ -239,10 +276,28 @@ export async function revokeSessions(
       }
       // Every session bound before `notBefore` is revoked; the excepted one is bound again.
       const notBefore = now + 1;
-      await store.revokeUser(user, notBefore, notBefore + engine.options.maxIdleMs);
-      if (except !== undefined && except.record.userId === user) {
-        ownRecord(except).boundAt = notBefore;
-        except.userChanged = true;
+      const keep = except !== undefined && except.record.userId === user ? except : undefined;
+      const until = revocationUntil(engine, notBefore, now);
+      const kept = await store.revokeUser(
+        user,
+        notBefore,
+        until,
+        keep === undefined ? undefined : keep.record.boundAt ?? keep.record.createdAt,
+      );
+      if (keep !== undefined && kept === false) {
+        // Revoked after its request loaded it: it cannot except itself.
+        excepted = undefined;
+        endSession(keep, now);
+      } else {
+        if (keep !== undefined) {
+          ownRecord(keep).boundAt = notBefore;
+          keep.userChanged = true;
+        }
+        // A write slow to land (beyond half the margin) is written again to last longer.
+        const later = revocationUntil(engine, notBefore, engine.now());
+        if (later - until > REVOCATION_MARGIN_MS / 2) {
+          await store.revokeUser(user, notBefore, later);
+        }
       }
     } else {
       removed = await serverStoreFor(engine, "revokeSessions").deleteByUser!(
@@ -254,7 +309,7 @@ export async function revokeSessions(
   } catch (error) {
     throw asStoreError(error, "revoking a user's sessions");
   }
-  if (current !== undefined && current !== except && current.record.userId === user) {
+  if (current !== undefined && current !== excepted && current.record.userId === user) {
     endSession(current, now);
   }
   return removed;

@@ -78,12 +78,15 @@ export interface CookieStoreOptions {
   /**
    * A server store for users' not-valid-before records (e.g. a `SqliteStore`,
    * `RedisStore` or `PostgresStore`; a `MemoryStore` only for one process, as
-   * it forgets on restart and may evict under `maxSessions`). With it, `revokeSessions(userId)` works: it
-   * records, under `"revoked:"` and the SHA-256 of the user ID, that the
-   * user's sessions bound before now are revoked, and `read` then refuses
-   * them. Every read of a session bound to a user looks that record up (one
-   * `get`). Without it, the store has no `revokeUser` and `revokeSessions`
-   * is refused with a `SessionConfigError`.
+   * it forgets on restart, and only without `maxSessions`: a bounded one is
+   * refused, as evicting a record would un-revoke its user). With it,
+   * `revokeSessions(userId)` works: it records, under `"revoked:"` and the
+   * SHA-256 of the user ID, that the user's sessions bound before now are
+   * revoked, and `read` then refuses them. Every read and every write of a
+   * session bound to a user looks that record up (one `get`): a request that
+   * loaded a session before its user was revoked writes no new cookie for
+   * it. Without it, the store has no `revokeUser` and `revokeSessions` is
+   * refused with a `SessionConfigError`.
    */
   revocations?: ServerStore;
 }
@@ -115,6 +118,17 @@ function checkRevocations(store: unknown): ServerStore | undefined {
       `CookieStore: revocations has no ${missing.join(", ")}; pass a server store of this ` +
         `library (MemoryStore, SqliteStore, PostgresStore, RedisStore, WebdisStore, ` +
         `DenoKvStore), ${example}`,
+    );
+  }
+  // A store that evicts at a bound would drop a record that must outlive
+  // every cookie it revokes: the user's revoked cookies would open again.
+  const bound = (store as { maxSessions?: unknown }).maxSessions;
+  if (typeof bound === "number" && bound !== Infinity) {
+    throw new SessionConfigError(
+      `CookieStore: revocations is bounded by maxSessions (${bound}) and evicts the least ` +
+        "recently used records, and an evicted revocation would let the user's revoked " +
+        "cookies open again; use new MemoryStore() without maxSessions (one process only), " +
+        "or a SqliteStore, RedisStore or PostgresStore",
     );
   }
   return store as ServerStore;
@@ -164,15 +178,24 @@ export class CookieStore implements ClientStore {
   readonly #setDeleteOptions: Record<string, unknown>;
   readonly #revocations: ServerStore | undefined;
   /** Revocations of one user in flight in this process, by record key, so they run in turn. */
-  readonly #revoking = new Map<string, Promise<void>>();
+  readonly #revoking = new Map<string, Promise<boolean>>();
   /**
    * Record that every session of `userId` bound before `notBefore` is
    * revoked, until `until` (both on the middleware's clock). A revocation
    * never moves an earlier one's time back: the later `notBefore` (and the
-   * later `until`) is kept. Present only with the `revocations` option.
+   * later `until`) is kept. With `exceptBoundAt` (when the session to be
+   * kept was bound), a recorded revocation that already covers that session
+   * wins: nothing is recorded and it resolves `false` (the session was
+   * revoked after its request loaded it, and must not be kept); else `true`.
+   * Present only with the `revocations` option.
    */
   // Declared, not defined: without `revocations` the instance has no such property at all.
-  declare readonly revokeUser?: (userId: string, notBefore: number, until: number) => Promise<void>;
+  declare readonly revokeUser?: (
+    userId: string,
+    notBefore: number,
+    until: number,
+    exceptBoundAt?: number,
+  ) => Promise<boolean>;
 
   /**
    * `secret` is one secret, or a list newest first (the first seals, all
@@ -208,8 +231,8 @@ export class CookieStore implements ClientStore {
     const revocations = checkRevocations(options.revocations);
     this.#revocations = revocations;
     if (revocations !== undefined) {
-      this.revokeUser = (userId, notBefore, until) =>
-        this.#revoke(revocations, userId, notBefore, until);
+      this.revokeUser = (userId, notBefore, until, exceptBoundAt) =>
+        this.#revoke(revocations, userId, notBefore, until, exceptBoundAt);
     }
   }
 
@@ -265,7 +288,8 @@ export class CookieStore implements ClientStore {
     userId: string,
     notBefore: number,
     until: number,
-  ): Promise<void> {
+    exceptBoundAt: number | undefined,
+  ): Promise<boolean> {
     if (typeof userId !== "string" || userId === "") {
       throw new SessionValueError(
         "userId",
@@ -279,15 +303,25 @@ export class CookieStore implements ClientStore {
           `epoch, until the later one, got ${String(notBefore)} and ${String(until)}`,
       );
     }
+    if (exceptBoundAt !== undefined && !Number.isFinite(exceptBoundAt)) {
+      throw new SessionValueError(
+        "exceptBoundAt",
+        "CookieStore.revokeUser: exceptBoundAt must be a time in milliseconds since the epoch, " +
+          `got ${String(exceptBoundAt)}`,
+      );
+    }
     const key = revocationKey(userId);
     const earlier = this.#revoking.get(key);
+    // In turn with this process's other revocations of the user, so the
+    // except check and the write below see no revocation of this process
+    // land between them.
     const mine = (async () => {
       await earlier?.catch(() => {});
-      await writeRevocation(store, key, notBefore, until);
+      return await writeRevocation(store, key, notBefore, until, exceptBoundAt);
     })();
     this.#revoking.set(key, mine);
     try {
-      await mine;
+      return await mine;
     } finally {
       if (this.#revoking.get(key) === mine) this.#revoking.delete(key);
     }
@@ -296,13 +330,25 @@ export class CookieStore implements ClientStore {
   /**
    * Seal `session` into the response's cookies, deleting chunk cookies of the
    * request it no longer needs. Throws `SessionTooLargeError` before setting
-   * any cookie when it does not fit in `maxCookies` cookies.
+   * any cookie when it does not fit in `maxCookies` cookies. With
+   * `revocations`, a session whose user was revoked after it was bound (by a
+   * revocation that landed while its request ran) is not written: the
+   * response sets no cookie, so a request in flight hands out no fresh
+   * cookie of a revoked session (a failing `revocations` store rejects).
    */
   async write(
     cookies: CookieJar,
     session: SealedSession,
     cookieOptions: Record<string, unknown>,
   ): Promise<void> {
+    // Only a session bound to a user, with revocations kept, costs a lookup.
+    // The middleware's clock of this write is the session's lastSeenAt.
+    if (
+      this.#revocations !== undefined && session.userId !== undefined &&
+      await this.#revoked(session, session.lastSeenAt ?? session.createdAt)
+    ) {
+      return;
+    }
     const sealing = seal(this.#keys, session, this.cookieName, { compress: this.#compress });
     const sealed = sealing instanceof Promise ? await sealing : sealing;
     if (sealed.length > this.maxSealedLength) {
@@ -369,21 +415,28 @@ export class CookieStore implements ClientStore {
  * Store the not-valid-before record under `key`: `createdAt` is the later of
  * `notBefore` and any stored one, `expiresAt` the later of the two `until`s.
  * `notBefore` stands for the middleware's "now" when reading the stored one.
+ * With `exceptBoundAt`, a stored record later than it means the session to
+ * be kept was itself revoked: nothing is written, and the answer is `false`.
+ *
  * Between processes it is a read then a write, not one step: two revocations
  * of one user at the same moment in two processes can keep the earlier of
- * the two times (they differ by the time between them).
+ * the two times (they differ by the time between them), and a session that
+ * asks to be kept can be kept by a revocation of another process that lands
+ * between this read and this write.
  */
 async function writeRevocation(
   store: ServerStore,
   key: string,
   notBefore: number,
   until: number,
-): Promise<void> {
+  exceptBoundAt: number | undefined,
+): Promise<boolean> {
   const stored = await store.get(key, notBefore);
   let createdAt = notBefore;
   let expiresAt = until;
   if (stored !== null) {
-    if (stored.createdAt >= createdAt && stored.expiresAt >= expiresAt) return;
+    if (exceptBoundAt !== undefined && exceptBoundAt < stored.createdAt) return false;
+    if (stored.createdAt >= createdAt && stored.expiresAt >= expiresAt) return true;
     createdAt = Math.max(createdAt, stored.createdAt);
     expiresAt = Math.max(expiresAt, stored.expiresAt);
   }
@@ -392,4 +445,5 @@ async function writeRevocation(
     { data: emptyFields(), flash: emptyFields(), createdAt, expiresAt },
     notBefore,
   );
+  return true;
 }

@@ -110,6 +110,15 @@ export class MemoryStore implements ServerStore {
     this.#sweepMs = sweepIntervalSeconds * 1000;
   }
 
+  /**
+   * The most sessions the store keeps (`maxSessions`; `Infinity`: no bound).
+   * A bounded store evicts, so it cannot keep records that must not be lost,
+   * such as a `CookieStore`'s revocations.
+   */
+  get maxSessions(): number {
+    return this.#maxSessions;
+  }
+
   /** How many sessions the store holds (expired ones not yet swept included). */
   get size(): number {
     return this.#sessions.size;
