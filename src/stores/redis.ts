@@ -9,6 +9,7 @@
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import {
   checkRedisOptions,
+  failureText,
   RedisReplyError,
   RedisSessionLogic,
   type RedisTransport,
@@ -197,7 +198,9 @@ async function tagged(
     if (isErrorReply(error)) throw new RedisReplyError((error as Error).message);
     const advice = hint?.();
     if (advice) {
-      throw new SessionStoreError(`RedisStore: ${advice} (${errorText(error)})`, { cause: error });
+      throw new SessionStoreError(`RedisStore: ${advice} (${failureText(error)})`, {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -214,10 +217,6 @@ function isErrorReply(error: unknown): boolean {
     /\bNOSCRIPT\b/.test(error.message);
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** `promise`, or a `SessionStoreError` once `ms` have passed (the timer never outlives it). */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -226,7 +225,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       () =>
         reject(
           new SessionStoreError(
-            `RedisStore: Redis did not answer within ${ms} ms (is the server up and reachable?)`,
+            `RedisStore: timed out: Redis did not answer within ${ms} ms (timeoutMs); ` +
+              "is the server up and reachable?",
           ),
         ),
       ms,

@@ -599,7 +599,10 @@ export class RedisSessionLogic implements ServerStore {
       ? new OriginalRedisKeys({
         storeName: options.storeName,
         cluster: this.#cluster,
-        command: (redisKey, args) => this.#transport.call(redisKey, args),
+        command: (redisKey, args) =>
+          this.#transport.call(redisKey, args).catch((error) => {
+            throw this.#storeError(error, "convert the original oak_sessions' keys", args[0]);
+          }),
         create: (key, record, now) => this.create(key, record, now),
       }, options.original)
       : null;
@@ -945,12 +948,12 @@ export class RedisSessionLogic implements ServerStore {
       return await this.#transport.call(redisKeys[0], ["EVALSHA", sha, ...tail]);
     } catch (error) {
       if (!(error instanceof RedisReplyError && /\bNOSCRIPT\b/.test(error.message))) {
-        throw this.#storeError(error);
+        throw this.#storeError(error, SCRIPT_DOES[argv[0]], "EVALSHA");
       }
       try {
         return await this.#transport.call(redisKeys[0], ["EVAL", WRITE_SCRIPT, ...tail]);
       } catch (error) {
-        throw this.#storeError(error);
+        throw this.#storeError(error, SCRIPT_DOES[argv[0]], "EVAL");
       }
     }
   }
@@ -994,7 +997,11 @@ export class RedisSessionLogic implements ServerStore {
     try {
       return await this.#transport.call(this.redisKey(key), args);
     } catch (error) {
-      throw this.#storeError(error);
+      throw this.#storeError(
+        error,
+        args[0] === "DEL" ? "delete a session" : "read a session",
+        args[0],
+      );
     }
   }
 
@@ -1004,12 +1011,98 @@ export class RedisSessionLogic implements ServerStore {
     );
   }
 
-  #storeError(error: unknown): SessionStoreError {
-    if (error instanceof SessionStoreError) return error;
-    const detail = error instanceof Error ? error.message : String(error);
-    const what = error instanceof RedisReplyError ? "Redis answered with an error" : "Redis failed";
-    return new SessionStoreError(`${this.#name}: ${what}: ${detail}`, { cause: error });
+  /**
+   * The error of a failed `command` while the store tried to `what`: it
+   * always says which, and why (the client's message, else its class and
+   * code; a timeout; the addresses a connection was refused on), never a
+   * command's arguments (session data) nor a password.
+   */
+  #storeError(error: unknown, what: string | undefined, command: string): SessionStoreError {
+    const cannot = `${this.#name}: cannot ${what ?? "reach Redis"}`;
+    let reason: string;
+    if (error instanceof SessionStoreError) {
+      // The transport's own (a timeout, an unreachable Webdis, a bad HTTP answer): it says why.
+      const own = error.message.startsWith(this.#name + ": ")
+        ? error.message.slice(this.#name.length + 2)
+        : error.message;
+      reason = own || failureText(error.cause ?? error);
+      if (new RegExp(`\\b${command}\\b`).test(reason)) {
+        return new SessionStoreError(`${cannot}: ${reason}`, { cause: error });
+      }
+    } else if (error instanceof RedisReplyError) {
+      reason = `Redis answered with an error: ${failureText(error)}`;
+    } else {
+      reason = failureText(error);
+    }
+    return new SessionStoreError(`${cannot}: ${command}: ${reason}`, { cause: error });
   }
+}
+
+/** What each op of the script does, as `#storeError` says it ("cannot ..."). */
+const SCRIPT_DOES: Readonly<Record<string, string>> = {
+  c: "create a session",
+  u: "update a session",
+  r: "rotate a session",
+  k: "rotate a session",
+  x: "delete a session",
+  i: "index a session under its user",
+  z: "index a session under its user",
+  m: "read a user's sessions",
+  l: "list a user's sessions",
+  d: "delete a user's sessions",
+};
+
+/**
+ * What went wrong, in words, from whatever a client or runtime threw: its
+ * message, or its class when it has none (a closed socket's error may have
+ * an empty one); its code (`ECONNREFUSED`...) when the message does not say
+ * it; the errors an `AggregateError` holds (a connection refused on each
+ * address of a dual-stack host); and its causes. Errors carry no command
+ * arguments, so no session data (nor password) ends up here.
+ *
+ * ```ts
+ * failureText(Object.assign(new AggregateError([], ""), { code: "ECONNREFUSED" }));
+ * // "AggregateError with no message (ECONNREFUSED)"
+ * ```
+ */
+export function failureText(error: unknown): string {
+  const seen = new Set<unknown>();
+  const text = (e: unknown, depth: number): string => {
+    if (typeof e !== "object" || e === null) return String(e);
+    seen.add(e);
+    const { message, code, name, errors, cause } = e as {
+      message?: unknown;
+      code?: unknown;
+      name?: unknown;
+      errors?: unknown;
+      cause?: unknown;
+    };
+    const className = (e as { constructor?: { name?: unknown } }).constructor?.name;
+    const kind = typeof name === "string" && name !== "Error"
+      ? name
+      : typeof className === "string" && className !== "Object"
+      ? className
+      : "Error";
+    let out = typeof message === "string" && message.trim() !== ""
+      ? message.trim()
+      : `${kind} with no message`;
+    if ((typeof code === "string" || typeof code === "number") && !out.includes(String(code))) {
+      out += ` (${code})`;
+    }
+    if (depth >= 3) return out;
+    if (Array.isArray(errors) && errors.length > 0) {
+      const inner = [
+        ...new Set(errors.filter((x) => !seen.has(x)).map((x) => text(x, depth + 1))),
+      ];
+      if (inner.length > 0) out += `: ${inner.join("; ")}`;
+    }
+    if (cause !== undefined && cause !== null && !seen.has(cause)) {
+      const why = text(cause, depth + 1);
+      if (!out.includes(why)) out += ` (cause: ${why})`;
+    }
+    return out;
+  };
+  return text(error, 0);
 }
 
 const encoder = new TextEncoder();

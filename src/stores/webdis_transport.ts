@@ -13,6 +13,7 @@
  * @module
  */
 import { SessionStoreError } from "../errors.ts";
+import { failureText } from "./redis_logic.ts";
 
 /**
  * Which HTTP client a `WebdisStore` uses: `"node:net"` (HTTP/1.1 written
@@ -84,7 +85,7 @@ export function timeoutError(
 /** The error of a refused or broken connection. */
 export function unreachableError(target: WebdisTarget, error: unknown): SessionStoreError {
   return new SessionStoreError(
-    `WebdisStore: could not reach Webdis at ${target.shown} (${describeNetworkError(error)})`,
+    `WebdisStore: could not reach Webdis at ${target.shown} (${failureText(error)})`,
     { cause: error },
   );
 }
@@ -132,18 +133,4 @@ export class FetchExchange implements WebdisExchange {
     // The runtime owns fetch's connections (and does not let idle ones keep it alive).
     this.#closed = true;
   }
-}
-
-/** A network error's message with its code and causes (Node hides ECONNREFUSED in `cause`). */
-function describeNetworkError(error: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = error;
-  for (let depth = 0; e && depth < 3; depth++) {
-    const message = (e as { message?: unknown }).message;
-    const code = (e as { code?: unknown }).code;
-    if (typeof message === "string" && message) parts.push(message);
-    if (typeof code === "string" && !parts.some((p) => p.includes(code))) parts.push(code);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return parts.join(": ") || String(error);
 }
