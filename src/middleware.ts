@@ -6,17 +6,24 @@
  */
 import { cookieOptionsFor } from "./cookie_options.ts";
 import { sendEverySetCookie } from "./oak_set_cookie.ts";
-import { SessionConfigError, SessionError, SessionStoreError } from "./errors.ts";
+import {
+  SessionConfigError,
+  SessionError,
+  SessionMovedError,
+  SessionStoreError,
+} from "./errors.ts";
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from "./options.ts";
 import {
   endSession,
   freshState,
   idOf,
   loadedState,
+  movedState,
   moveSession as moveSessionOf,
   ownRecord as ownRecordOf,
   type RequestState,
 } from "./request_state.ts";
+import { isIpAddress } from "./ip_address.ts";
 import { cookieHeaderOf, RequestCookies } from "./request_cookies.ts";
 import { metaText, parseMeta } from "./session_meta.ts";
 import { isOriginalSessionId, isSessionId, sessionKey } from "./session_id.ts";
@@ -269,7 +276,10 @@ export class SessionEngine<S> {
         } catch (error) {
           throw asStoreError(error, "reading a session");
         }
-        if (record && this.#alive(record, now)) state = loadedState(id, record, key);
+        if (record !== null && record.movedAt !== undefined) {
+          // Moved to a new ID by another request: open nothing, leave the new cookie alone.
+          state = movedState(now, key);
+        } else if (record && this.#alive(record, now)) state = loadedState(id, record, key);
       }
     }
     if (state === undefined) {
@@ -316,6 +326,9 @@ export class SessionEngine<S> {
         if (s.movedFrom !== undefined) {
           return { action: "rotate", fromKey: s.movedFrom, change: changeOf(s, expiresAt, now) };
         }
+        // A new session here would replace the cookie the move handed out:
+        // unless the request started one of its own (a login, regenerate()).
+        if (s.moved && !s.renewed && !s.userChanged) throw movedError("kept");
         return {
           action: "create",
           record: newRecord(s, expiresAt, now),
@@ -379,7 +392,8 @@ export class SessionEngine<S> {
       if (ua) meta.ua = ua.slice(0, 512);
     }
     const ip = (ctx.request as { ip?: unknown }).ip;
-    if (recordIp && typeof ip === "string" && ip !== "") meta.ip = ip.slice(0, 64);
+    // Behind a proxy the address comes from X-Forwarded-For: keep only an address.
+    if (recordIp && typeof ip === "string" && isIpAddress(ip)) meta.ip = ip;
     ownRecordOf(s).meta = metaText(meta);
     s.metaChanged = true;
   }
@@ -420,19 +434,28 @@ export class SessionEngine<S> {
       case "rotate": {
         const id = idOf(s);
         const moved = await store.rotate(outcome.fromKey, await keyOf(id), outcome.change, now);
-        // Not moved: the session ended meanwhile (a logout, an expiry wins); forget it.
-        if (moved) await this.#setCookie(ctx, s, id, outcome.change.expiresAt);
-        else await this.#clearCookie(ctx);
+        if (moved === true) await this.#setCookie(ctx, s, id, outcome.change.expiresAt);
+        // Another request moved it first: the client holds that one's cookie.
+        else if (moved === "moved") throw movedError("moved");
+        // Otherwise the session ended meanwhile (a logout, an expiry wins): write
+        // nothing, and leave the cookie to the response that ended it.
         return;
       }
       case "update": {
         const key = s.key ?? await keyOf(idOf(s));
         const applied = await store.update(key, outcome.change, now);
-        // Not applied: the session ended meanwhile (a logout wins); forget it.
-        if (!applied) await this.#clearCookie(ctx);
-        else if (outcome.refreshCookie) {
-          await this.#setCookie(ctx, s, idOf(s), outcome.change.expiresAt);
+        if (applied === true) {
+          if (outcome.refreshCookie) {
+            await this.#setCookie(ctx, s, idOf(s), outcome.change.expiresAt);
+          }
+        } else if (applied === "moved" && changesData(s)) {
+          // Moved to a new ID meanwhile: the client holds the new cookie, and
+          // this request's changes did not land there. Say so.
+          throw movedError("saved");
         }
+        // Not applied and nothing to tell: the session ended (a logout wins) or
+        // moved while this request only refreshed it. Write nothing, and leave
+        // the cookie to the response that ended or moved it.
         return;
       }
       case "retire": {
@@ -580,6 +603,24 @@ export class SessionEngine<S> {
       throw asStoreError(error, "deleting a session");
     }
   }
+}
+
+/** Whether the request changed what the session holds (more than its expiry or a flash read). */
+function changesData(s: RequestState): boolean {
+  return s.cleared || hasFields(s.set) || s.deleted.size > 0 || hasFields(s.increment) ||
+    hasFields(s.flashOut) || s.userChanged || s.metaChanged;
+}
+
+function movedError(what: "saved" | "moved" | "kept"): SessionMovedError {
+  const did = what === "moved"
+    ? "so this request's regenerate() and changes were not saved"
+    : what === "kept"
+    ? "before this request arrived with the old ID, so its changes were not saved"
+    : "while this request ran, so its changes were not saved";
+  return new SessionMovedError(
+    `the session moved to a new ID in another request (a login or regenerate()) ${did}; ` +
+      "the client already holds the new session cookie: retry the request",
+  );
 }
 
 /** This request's change set, relative to the record it loaded. */

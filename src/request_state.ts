@@ -24,6 +24,14 @@ export interface RequestState {
    * session that ended meanwhile is not brought back.
    */
   movedFrom: string | undefined;
+  /**
+   * The cookie named a session that another request moved to a new ID (its
+   * key holds a rotation's marker): this request sees an empty session and
+   * must leave the client's (new) cookie alone. `key` is the marker's key.
+   */
+  moved: boolean;
+  /** This request gave the session a new ID itself (`regenerate()`, `setUser`). */
+  renewed: boolean;
   /** The key of a stored session this request ended (`destroy()`): removed at commit. */
   retiredKey: string | undefined;
   /** Whether this request ended a session of the client's cookie store (cleared at commit). */
@@ -68,6 +76,8 @@ export function freshState(now: number, id?: string): RequestState {
     stored: false,
     key: undefined,
     movedFrom: undefined,
+    moved: false,
+    renewed: false,
     retiredKey: undefined,
     retired: false,
     jar: undefined,
@@ -136,8 +146,10 @@ export function idOf(state: RequestState): string {
  * session (or the one it was moving from) is removed at commit.
  */
 export function endSession(state: RequestState, now: number): void {
-  const ended = state.movedFrom ?? state.retiredKey ?? (state.stored ? state.key : undefined);
-  const wasStored = state.stored || state.retired || state.movedFrom !== undefined;
+  // A moved-away ID ends too (its marker goes, its cookie is cleared): a logout wins.
+  const ended = state.movedFrom ?? state.retiredKey ??
+    (state.stored || state.moved ? state.key : undefined);
+  const wasStored = state.stored || state.retired || state.moved || state.movedFrom !== undefined;
   const { jar, sawCookie } = state;
   Object.assign(state, freshState(now));
   state.jar = jar;
@@ -159,4 +171,13 @@ export function moveSession(state: RequestState): void {
   state.stored = false;
   state.key = undefined;
   state.id = newSessionId();
+  state.renewed = true;
+}
+
+/** @internal The state of a request whose cookie named a session moved away (a marker under `key`). */
+export function movedState(now: number, key: string): RequestState {
+  const state = freshState(now);
+  state.moved = true;
+  state.key = key;
+  return state;
 }

@@ -246,16 +246,20 @@ export class Session<T extends SessionShape = SessionShape> {
   }
 
   /**
-   * Bind the session to a user (call it at login, after `regenerate()`). The
-   * store indexes it: `listSessions(userId)` finds the session and
-   * `revokeSessions(userId)` ends it. `regenerate()` keeps it, `destroy()`
-   * ends it. A session bound to a user is stored even if it holds no data.
-   * Throws a `SessionValueError` unless `userId` is a non-empty string of at
-   * most 256 characters.
+   * Bind the session to a user (call it at login). Binding, or binding to
+   * another user, is a privilege change: the session gets a new ID by itself
+   * (as `regenerate()` gives; calling that first is harmless), so an ID an
+   * attacker planted before the login stays useless. The store indexes it:
+   * `listSessions(userId)` finds the session and `revokeSessions(userId)`
+   * ends it. `regenerate()` keeps it, `destroy()` ends it. A session bound to
+   * a user is stored even if it holds no data. Throws a `SessionValueError`
+   * unless `userId` is a non-empty string of at most 256 characters.
    */
   setUser(userId: string): void {
     const user = checkUserId(userId, "setUser");
     const s = req(this);
+    if (s.record.userId === user) return;
+    if (s.stored && !s.renewed) moveSession(s);
     bindUser(s, user, (linkOf(this) as Link).engine.now());
   }
 
