@@ -1,10 +1,12 @@
 /**
- * A table written by this library's previous version (no `user_id`,
- * `last_seen_at` or `meta` columns) is upgraded in place when PostgresStore
- * sets it up, with each driver: the columns and the `user_id` index are
- * added, every session is kept, a second set-up adds nothing, and stores
- * starting at once all come up. On the upgraded table the new operations
- * work: users are bound and unbound, `lastSeenAt` and `meta` are kept,
+ * A table written by an earlier version of this library is upgraded in place
+ * when PostgresStore sets it up, with each driver: the first layout (no
+ * `user_id`, `last_seen_at`, `meta` or `moved_at` columns) and the layout
+ * before rotation markers (no `moved_at`). The missing columns and the
+ * `user_id` index are added, every session is kept (its user, settings and
+ * last write too), a second set-up adds nothing, and stores starting at once
+ * all come up. On the upgraded table the new operations work: a rotation
+ * leaves its marker, users are bound and unbound, `lastSeenAt` and `meta` are kept,
  * increments follow `incremented` in store.ts exactly (a missing key counts
  * as 0, a non-number stays, the sum is a double), `listByUser` and
  * `deleteByUser` go through the `user_id` index, and 50 concurrent increments
@@ -17,7 +19,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type pg from "pg";
 import { sessionKey } from "../src/session_id.ts";
-import { incremented, type SessionChange, type SessionRecord } from "../src/store.ts";
+import {
+  incremented,
+  MOVED_MARKER_MS,
+  type SessionChange,
+  type SessionRecord,
+} from "../src/store.ts";
 import { postgresStatements, type PostgresStore } from "../src/stores/postgres.ts";
 import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
 import { changeSet } from "./helpers/changes.ts";
@@ -53,6 +60,47 @@ async function createPreviousTable(raw: pg.Pool, table: string): Promise<void> {
   );
   await raw.query(
     `CREATE INDEX IF NOT EXISTS "${table.slice(0, 52)}_expires_at" ON ${t} (expires_at)`,
+  );
+}
+
+/**
+ * The `createTable`, `createIndex` and `createUserIndex` of the version
+ * before rotation markers (every column but `moved_at`).
+ */
+async function createPreMarkerTable(raw: pg.Pool, table: string): Promise<void> {
+  const t = `"${table}"`;
+  await raw.query(
+    `CREATE TABLE IF NOT EXISTS ${t} (key text PRIMARY KEY, data json NOT NULL, ` +
+      "flash json NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL, " +
+      "user_id text, last_seen_at bigint, meta text)",
+  );
+  await raw.query(
+    `CREATE INDEX IF NOT EXISTS "${table.slice(0, 52)}_expires_at" ON ${t} (expires_at)`,
+  );
+  await raw.query(`CREATE INDEX IF NOT EXISTS "${table.slice(0, 55)}_user_id" ON ${t} (user_id)`);
+}
+
+/** A session as the `create` statement of the version before markers wrote it. */
+async function insertPreMarker(
+  raw: pg.Pool,
+  table: string,
+  key: string,
+  r: SessionRecord,
+): Promise<void> {
+  await raw.query(
+    `INSERT INTO "${table}" (key, data, flash, created_at, expires_at, user_id, last_seen_at, ` +
+      "meta) VALUES ($1, $2::text::json, $3::text::json, $4::text::bigint, $5::text::bigint, " +
+      "$6::text, $7::text::bigint, $8::text)",
+    [
+      key,
+      JSON.stringify(r.data),
+      JSON.stringify(r.flash),
+      String(r.createdAt),
+      String(r.expiresAt),
+      r.userId ?? null,
+      r.lastSeenAt === undefined ? null : String(r.lastSeenAt),
+      r.meta ?? null,
+    ],
   );
 }
 
@@ -102,6 +150,7 @@ const NEW_COLUMNS = [
   "user_id text",
   "last_seen_at bigint",
   "meta text",
+  "moved_at bigint",
 ];
 
 const PREVIOUS_SESSIONS: Array<[string, SessionRecord]> = [
@@ -192,7 +241,8 @@ describe("PostgresStore upgrades a table of the previous version", () => {
       assert.equal(rotated!.userId, "u1");
       assert.equal(rotated!.meta, '{"idle":60}');
       assert.equal(rotated!.lastSeenAt, T0 + 5);
-      assert.equal(await store.get("alive1", T0), null);
+      assert.equal((await store.get("alive1", T0))!.movedAt, T0, "the old key holds a marker");
+      assert.equal(await store.update("alive1", change({ userId: "u1" }), T0), "moved");
 
       // A refresh moves the last write; unbinding takes the session out of the list.
       assert.ok(await store.update("alive2", change({ lastSeenAt: T0 + 9 }), T0));
@@ -384,5 +434,115 @@ describe("PostgresStore upgrades a table of the previous version", () => {
     assert.equal(got!.userId, "u9");
     assert.deepEqual(values(got!.data), { count: 4 });
     assert.deepEqual((await store.listByUser("u9", T0)).map((s) => s.key), [key]);
+  });
+});
+
+/** Sessions as the version before markers kept them: users, settings, last writes. */
+const PRE_MARKER_SESSIONS: Array<[string, SessionRecord]> = [
+  ["bound", { ...rec({ cart: [1] }), userId: "u1", lastSeenAt: T0 - 60_000, meta: '{"idle":60}' }],
+  ["bound2", { ...rec({ n: 1 }, { notice: "Hi" }), userId: "u1", lastSeenAt: T0 - 1000 }],
+  ["anon", rec({ theme: "dark" })],
+  ["gone", { ...rec({}), expiresAt: T0 - HOUR, userId: "u1" }],
+];
+
+describe("PostgresStore upgrades a table of the version before rotation markers", () => {
+  let raw: pg.Pool;
+  const tables: string[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  before(() => {
+    raw = rawPool();
+  });
+  after(async () => {
+    for (const close of closers) await close();
+    await dropTables(raw, ...tables);
+    await raw.end();
+  });
+  async function open(target: (typeof postgresTargets)[number], table: string) {
+    const opened = await target.open(table, { cleanupIntervalSeconds: 0, log: () => {} });
+    closers.push(async () => {
+      await opened.store.close();
+      await opened.close();
+    });
+    return opened.store;
+  }
+  async function preMarkerTable(label: string): Promise<string> {
+    const table = uniqueTable(label);
+    tables.push(table);
+    await createPreMarkerTable(raw, table);
+    for (const [key, r] of PRE_MARKER_SESSIONS) await insertPreMarker(raw, table, key, r);
+    return table;
+  }
+  const rows = async (table: string) =>
+    (await raw.query(
+      "SELECT key, data::text, flash::text, created_at, expires_at, user_id, last_seen_at, meta " +
+        `FROM "${table}" ORDER BY key`,
+    )).rows;
+
+  for (const target of postgresTargets) {
+    it(`adds moved_at in place, keeps every session and its user (${target.name})`, async () => {
+      const table = await preMarkerTable(`upm_${target.name.replace(/\W/g, "")}`);
+      const before = await rows(table);
+      const store = await open(target, table);
+      await store.initSessionsTable();
+      assert.deepEqual(await columns(raw, table), NEW_COLUMNS);
+      assert.deepEqual(await indexes(raw, table), [
+        `${table}_expires_at`,
+        `${table}_pkey`,
+        `${table}_user_id`,
+      ]);
+      // In place: every row as it was, the expired one too, none of them a marker.
+      assert.deepEqual(await rows(table), before);
+      const markers = await raw.query(
+        `SELECT count(*)::int AS n FROM "${table}" WHERE moved_at IS NOT NULL`,
+      );
+      assert.equal(markers.rows[0].n, 0);
+      for (const [key, r] of PRE_MARKER_SESSIONS.slice(0, 3)) {
+        assert.deepEqual(await store.get(key, T0), r, `${key} reads as it was written`);
+      }
+      assert.equal(await store.get("gone", T0), null);
+      assert.deepEqual((await store.listByUser("u1", T0)).map((s) => s.key).sort(), [
+        "bound",
+        "bound2",
+      ]);
+
+      // A second store (a restart, another process) changes nothing.
+      const again = await open(target, table);
+      await again.initSessionsTable();
+      assert.deepEqual(await columns(raw, table), NEW_COLUMNS);
+
+      // Markers on the upgraded table: the rotated session leaves one, which
+      // takes no write and is not the user's.
+      assert.equal(await store.rotate("bound", "bound-new", change({ lastSeenAt: T0 }), T0), true);
+      const marker = await store.get("bound", T0 + 1);
+      assert.equal(marker!.movedAt, T0);
+      assert.equal(marker!.expiresAt, T0 + MOVED_MARKER_MS);
+      assert.equal(marker!.userId, undefined);
+      assert.deepEqual(values(marker!.data), {});
+      assert.equal(await store.update("bound", change({ set: fields({ x: 1 }) }), T0 + 1), "moved");
+      assert.equal(await store.update("bound", change({}), T0 + 1), "moved", "a refresh too");
+      assert.equal(await store.rotate("bound", "other", change({}), T0 + 1), "moved");
+      assert.equal(await store.get("other", T0 + 1), null);
+      const moved = await again.get("bound-new", T0 + 1);
+      assert.deepEqual(values(moved!.data), { cart: [1] });
+      assert.equal(moved!.userId, "u1");
+      assert.equal(moved!.meta, '{"idle":60}');
+      assert.deepEqual((await store.listByUser("u1", T0 + 1)).map((s) => s.key).sort(), [
+        "bound-new",
+        "bound2",
+      ]);
+      assert.equal(await store.deleteByUser("u1", [], T0 + 1), 3, "the expired one goes too");
+      assert.equal((await store.get("bound", T0 + 1))?.movedAt, T0, "the marker stays");
+      assert.deepEqual(values((await store.get("anon", T0 + 1))!.data), { theme: "dark" });
+    });
+  }
+
+  it("three stores (postgres.js, pg Pool, pg Client) setting it up at once all come up", async () => {
+    const table = await preMarkerTable("upm_race");
+    const stores = await Promise.all(postgresTargets.map((t) => open(t, table)));
+    await Promise.all(stores.map((s) => s.initSessionsTable()));
+    assert.deepEqual(await columns(raw, table), NEW_COLUMNS);
+    for (const store of stores) {
+      assert.deepEqual(await store.get("bound2", T0), PRE_MARKER_SESSIONS[1][1]);
+    }
   });
 });

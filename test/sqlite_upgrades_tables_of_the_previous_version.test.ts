@@ -1,14 +1,17 @@
 /**
- * A table written by this library's previous version (no `user_id`,
- * `last_seen_at` or `meta` columns) is upgraded in place when SqliteStore
- * opens it: the columns and the `user_id` index are added, every session is
- * kept, a second open adds nothing, and two processes opening the file at
- * the same moment both come up. On the upgraded table the new operations
- * work: users are bound and unbound, `lastSeenAt` and `meta` are kept,
- * increments follow `incremented` (a missing key counts as 0, a non-number
- * stays, the sum is a double), `listByUser` and `deleteByUser` go through the
- * `user_id` index, and increments from two processes at once all land. A
- * table of the original oak_sessions is migrated straight to the new shape.
+ * A table written by an earlier version of this library is upgraded in place
+ * when SqliteStore opens it: the first layout (no `user_id`, `last_seen_at`,
+ * `meta` or `moved_at` columns) and the layout before rotation markers (no
+ * `moved_at`). The missing columns and the `user_id` index are added, every
+ * session is kept (its user, settings and last write too), a second open
+ * adds nothing, and two processes opening the file at the same moment both
+ * come up. On the upgraded table the new operations work: users are bound
+ * and unbound, `lastSeenAt` and `meta` are kept, increments follow
+ * `incremented` (a missing key counts as 0, a non-number stays, the sum is a
+ * double), `listByUser` and `deleteByUser` go through the `user_id` index,
+ * a rotation leaves its marker under the old key, and increments from two
+ * processes at once all land. A table of the original oak_sessions is
+ * migrated straight to the new shape.
  *
  * The clock is the `now` argument every store call takes, set by the test.
  */
@@ -18,7 +21,12 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
-import { incremented, type SessionChange, type SessionRecord } from "../src/store.ts";
+import {
+  incremented,
+  MOVED_MARKER_MS,
+  type SessionChange,
+  type SessionRecord,
+} from "../src/store.ts";
 import { sessionKey } from "../src/session_id.ts";
 import { sqliteStatements, SqliteStore } from "../src/stores/sqlite.ts";
 import {
@@ -45,6 +53,40 @@ function createPreviousTable(raw: RawDb, table: string): void {
       "created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
   );
   raw.exec(`CREATE INDEX IF NOT EXISTS "${table}_expires_at" ON ${t} (expires_at)`);
+}
+
+/**
+ * The `createTable`, `createIndex` and `createUserIndex` of the version
+ * before rotation markers (every column but `moved_at`).
+ */
+function createPreMarkerTable(raw: RawDb, table: string): void {
+  const t = `"${table}"`;
+  raw.exec(
+    `CREATE TABLE IF NOT EXISTS ${t} (` +
+      "key TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, flash TEXT NOT NULL, " +
+      "created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, user_id TEXT, " +
+      "last_seen_at INTEGER, meta TEXT)",
+  );
+  raw.exec(`CREATE INDEX IF NOT EXISTS "${table}_expires_at" ON ${t} (expires_at)`);
+  raw.exec(`CREATE INDEX IF NOT EXISTS "${table}_user_id" ON ${t} (user_id)`);
+}
+
+/** A session as the `create` statement of the version before markers wrote it. */
+function insertPreMarker(raw: RawDb, table: string, key: string, rec: SessionRecord): void {
+  raw.prepare(
+    `INSERT OR REPLACE INTO "${table}" ` +
+      "(key, data, flash, created_at, expires_at, user_id, last_seen_at, meta) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  ).run(
+    key,
+    JSON.stringify(rec.data),
+    JSON.stringify(rec.flash),
+    rec.createdAt,
+    rec.expiresAt,
+    rec.userId ?? null,
+    rec.lastSeenAt ?? null,
+    rec.meta ?? null,
+  );
 }
 
 /** A session as the previous version's `create` statement wrote it. */
@@ -93,6 +135,7 @@ const NEW_COLUMNS = [
   "user_id",
   "last_seen_at",
   "meta",
+  "moved_at",
 ];
 
 const PREVIOUS_SESSIONS: Array<[string, SessionRecord]> = [
@@ -163,12 +206,18 @@ describe("SqliteStore upgrades a table of the previous version", () => {
       assert.deepEqual(listed.find((s) => s.key === "alive1")!.record, bound);
       assert.deepEqual(await store.listByUser("nobody", T0), []);
 
-      // A rotation keeps the user, the settings and the last write.
-      assert.ok(await store.rotate("alive1", "alive1b", change({ lastSeenAt: T0 + 5 }), T0));
+      // A rotation keeps the user, the settings and the last write, and
+      // leaves its marker under the old key.
+      assert.equal(
+        await store.rotate("alive1", "alive1b", change({ lastSeenAt: T0 + 5 }), T0),
+        true,
+      );
       const rotated = await store.get("alive1b", T0);
       assert.equal(rotated!.userId, "u1");
       assert.equal(rotated!.meta, '{"idle":60}');
       assert.equal(rotated!.lastSeenAt, T0 + 5);
+      assert.equal((await store.get("alive1", T0))!.movedAt, T0);
+      assert.equal(await store.update("alive1", change({ userId: "u1" }), T0), "moved");
 
       // A refresh moves the last write; unbinding takes the session out of the list.
       assert.ok(await store.update("alive2", change({ lastSeenAt: T0 + 9 }), T0));
@@ -289,6 +338,105 @@ describe("SqliteStore upgrades a table of the previous version", () => {
   });
 });
 
+/** Sessions as the version before markers kept them: users, settings, last writes. */
+const PRE_MARKER_SESSIONS: Array<[string, SessionRecord]> = [
+  ["bound", {
+    ...record({ cart: [1] }, { createdAt: T0 - HOUR, expiresAt: T0 + HOUR }),
+    userId: "u1",
+    lastSeenAt: T0 - 60_000,
+    meta: '{"idle":3600}',
+  }],
+  ["bound2", {
+    ...record({ n: 1 }, { createdAt: T0 - HOUR, expiresAt: T0 + HOUR }, { notice: "Hi" }),
+    userId: "u1",
+    lastSeenAt: T0 - 1000,
+  }],
+  ["anon", record({ theme: "dark" }, { createdAt: T0 - HOUR, expiresAt: T0 + 2 * HOUR })],
+  ["gone", { ...record({}, { createdAt: T0 - 2 * HOUR, expiresAt: T0 - HOUR }), userId: "u1" }],
+];
+
+describe("SqliteStore upgrades a table of the version before rotation markers", () => {
+  const dir = tempDir();
+  const open: RawDb[] = [];
+  after(() => {
+    for (const db of open) db.close();
+    dir.remove();
+  });
+
+  for (const shape of ["native", "x/sqlite"] as const) {
+    it(`adds moved_at in place, keeps every session and its user (${shape})`, async () => {
+      const raw = await openDb(dir.file(`premarker_${shape.replace("/", "")}.db`));
+      open.push(raw);
+      createPreMarkerTable(raw, "sessions");
+      for (const [key, rec] of PRE_MARKER_SESSIONS) insertPreMarker(raw, "sessions", key, rec);
+      const rowsBefore = raw.prepare(
+        "SELECT key, data, flash, created_at, expires_at, user_id, last_seen_at, meta " +
+          "FROM sessions ORDER BY key",
+      ).all();
+      const db = shape === "native" ? raw : xsqliteShape(raw, 3);
+      const lines: string[] = [];
+      const store = new SqliteStore(db, "sessions", {
+        log: (l) => lines.push(l),
+        cleanupIntervalSeconds: 0,
+      });
+      assert.equal(lines.length, 0, "not taken for the original's table");
+      assert.deepEqual(columns(raw, "sessions"), NEW_COLUMNS);
+      assert.deepEqual(indexes(raw, "sessions"), ["sessions_expires_at", "sessions_user_id"]);
+      // In place: every row as it was, the expired one too, none of them a marker.
+      assert.deepEqual(
+        raw.prepare(
+          "SELECT key, data, flash, created_at, expires_at, user_id, last_seen_at, meta " +
+            "FROM sessions ORDER BY key",
+        ).all(),
+        rowsBefore,
+      );
+      const markers = raw.prepare("SELECT count(*) AS n FROM sessions WHERE moved_at IS NOT NULL")
+        .get() as { n: number };
+      assert.equal(markers.n, 0);
+      for (const [key, rec] of PRE_MARKER_SESSIONS.slice(0, 3)) {
+        assert.deepEqual(await store.get(key, T0), rec, `${key} reads as it was written`);
+      }
+      assert.equal(await store.get("gone", T0), null);
+      assert.deepEqual((await store.listByUser("u1", T0)).map((s) => s.key).sort(), [
+        "bound",
+        "bound2",
+      ]);
+
+      // A second open (a restart, another process) changes nothing.
+      const schema = raw.prepare("SELECT sql FROM sqlite_master ORDER BY name").all();
+      const again = new SqliteStore(db, "sessions", { log: (l) => lines.push(l) });
+      assert.deepEqual(raw.prepare("SELECT sql FROM sqlite_master ORDER BY name").all(), schema);
+      assert.equal(lines.length, 0, lines.join("\n"));
+      await again.close();
+
+      // Markers on the upgraded table: the rotated session leaves one, which
+      // takes no write and is not the user's.
+      assert.equal(await store.rotate("bound", "bound-new", change({ lastSeenAt: T0 }), T0), true);
+      const marker = await store.get("bound", T0 + 1);
+      assert.equal(marker!.movedAt, T0);
+      assert.equal(marker!.expiresAt, T0 + MOVED_MARKER_MS);
+      assert.equal(marker!.userId, undefined);
+      assert.deepEqual(values(marker!.data), {});
+      assert.equal(await store.update("bound", change({ set: fields({ x: 1 }) }), T0 + 1), "moved");
+      assert.equal(await store.update("bound", change({}), T0 + 1), "moved", "a refresh too");
+      assert.equal(await store.rotate("bound", "other", change({}), T0 + 1), "moved");
+      assert.equal(await store.get("other", T0 + 1), null);
+      const moved = await store.get("bound-new", T0 + 1);
+      assert.deepEqual(values(moved!.data), { cart: [1] });
+      assert.equal(moved!.userId, "u1");
+      assert.equal(moved!.meta, '{"idle":3600}');
+      assert.deepEqual((await store.listByUser("u1", T0 + 1)).map((s) => s.key).sort(), [
+        "bound-new",
+        "bound2",
+      ]);
+      assert.equal(await store.deleteByUser("u1", [], T0 + 1), 3, "the expired one goes too");
+      assert.equal((await store.get("bound", T0 + 1))?.movedAt, T0, "the marker stays");
+      assert.deepEqual(values((await store.get("anon", T0 + 1))!.data), { theme: "dark" });
+      await store.close();
+    });
+  }
+});
+
 const workerScript = fileURLToPath(new URL("./helpers/sqlite_counter_worker.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -338,36 +486,42 @@ describe("SqliteStore on an upgraded table shared by two processes", () => {
     dir.remove();
   });
 
-  it("both open (and upgrade) the previous version's file at once; 2 × 50 increments land", async () => {
-    const path = dir.file("shared.db");
-    const now = Date.now();
-    const raw = await openDb(path);
-    // The previous version's table, in WAL as the previous version left it.
-    raw.exec("PRAGMA journal_mode = WAL");
-    createPreviousTable(raw, "sessions");
-    const times = { createdAt: now, expiresAt: now + HOUR };
-    insertPrevious(raw, "sessions", "shared", record({ count: 0 }, times));
-    insertPrevious(raw, "sessions", "other", record({ a: 1 }, times));
-    raw.close();
+  const layouts = [
+    { name: "the first layout", create: createPreviousTable, insert: insertPrevious },
+    { name: "the layout before markers", create: createPreMarkerTable, insert: insertPreMarker },
+  ];
+  for (const layout of layouts) {
+    it(`both open (and upgrade) a file of ${layout.name} at once; 2 × 50 increments land`, async () => {
+      const path = dir.file(`shared_${layouts.indexOf(layout)}.db`);
+      const now = Date.now();
+      const raw = await openDb(path);
+      // The earlier version's table, in WAL as that version left it.
+      raw.exec("PRAGMA journal_mode = WAL");
+      layout.create(raw, "sessions");
+      const times = { createdAt: now, expiresAt: now + HOUR };
+      layout.insert(raw, "sessions", "shared", record({ count: 0 }, times));
+      layout.insert(raw, "sessions", "other", record({ a: 1 }, times));
+      raw.close();
 
-    const a = startCounter([path, "shared", "50"]);
-    const b = startCounter([path, "shared", "50"]);
-    workers.push(a, b);
-    await Promise.all([a.ready, b.ready]);
-    a.go();
-    b.go();
-    const [ra, rb] = await Promise.all([a.result(), b.result()]);
-    assert.equal(ra.applied, 50);
-    assert.equal(rb.applied, 50);
+      const a = startCounter([path, "shared", "50"]);
+      const b = startCounter([path, "shared", "50"]);
+      workers.push(a, b);
+      await Promise.all([a.ready, b.ready]);
+      a.go();
+      b.go();
+      const [ra, rb] = await Promise.all([a.result(), b.result()]);
+      assert.equal(ra.applied, 50);
+      assert.equal(rb.applied, 50);
 
-    const check = await openDb(path);
-    assert.deepEqual(columns(check, "sessions"), NEW_COLUMNS);
-    const store = new SqliteStore(check);
-    const got = await store.get("shared", Date.now());
-    assert.deepEqual(values(got!.data), { count: 100 });
-    assert.ok(got!.lastSeenAt! >= now);
-    assert.deepEqual(values((await store.get("other", Date.now()))!.data), { a: 1 });
-    await store.close();
-    check.close();
-  });
+      const check = await openDb(path);
+      assert.deepEqual(columns(check, "sessions"), NEW_COLUMNS);
+      const store = new SqliteStore(check);
+      const got = await store.get("shared", Date.now());
+      assert.deepEqual(values(got!.data), { count: 100 });
+      assert.ok(got!.lastSeenAt! >= now);
+      assert.deepEqual(values((await store.get("other", Date.now()))!.data), { a: 1 });
+      await store.close();
+      check.close();
+    });
+  }
 });

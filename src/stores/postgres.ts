@@ -8,23 +8,27 @@
  * `jsonb`, because `jsonb` reorders keys and a session's keys keep the order
  * they were set in. Every call is one statement, so it is atomic on its own:
  * an update rebuilds `data` from the stored one inside the `UPDATE` (adding
- * increments there too, so concurrent ones all count), and a rotation moves
- * the row with one `DELETE ... RETURNING` feeding an `INSERT`. `expires_at`
- * is indexed so the sweep never scans the table, `user_id` so a user's
- * sessions are found without scanning it. `last_seen_at` and `meta` (the
- * session's own settings, as JSON text the store never reads) complete the
- * record; a table of the previous version gains those three columns when
- * the store sets the table up.
+ * increments there too, so concurrent ones all count), and a rotation locks
+ * the old row, turns it into the marker of the move and inserts the moved
+ * session under the new key, all in one statement. `expires_at` is indexed
+ * so the sweep never scans the table, `user_id` so a user's sessions are
+ * found without scanning it. `last_seen_at` and `meta` (the session's own
+ * settings, as JSON text the store never reads) complete the record;
+ * `moved_at` is set only on a rotation's marker. A table of an earlier
+ * version gains the columns it lacks when the store sets the table up.
  *
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { checkOptionKeys, POSTGRES_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
+  MOVED_MARKER_MS,
   onlyRefreshes,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
   type UserSession,
+  type WriteResult,
 } from "../store.ts";
 import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
 import {
@@ -70,7 +74,6 @@ export interface PostgresStoreOptions {
 }
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const OPTION_NAMES = ["timeoutMs", "cleanupIntervalSeconds", "log", "migratedIdleSeconds"];
 
 /**
  * The SQL `PostgresStore` runs for a table, exposed so it can be audited
@@ -151,53 +154,84 @@ export function postgresStatements(tableName: string): {
     `CASE WHEN $10::text IS NULL THEN ${src} ELSE $10::text::json #>> '{}' END`;
   // Times come back as float8 (a JS number in every driver; bigint would be text).
   const row = "data::text, flash::text, created_at::float8, expires_at::float8, user_id, " +
-    "last_seen_at::float8, meta";
-  const all = "(key, data, flash, created_at, expires_at, user_id, last_seen_at, meta)";
+    "last_seen_at::float8, meta, moved_at::float8";
+  const all = "(key, data, flash, created_at, expires_at, user_id, last_seen_at, meta, moved_at)";
   const replaceAll = "ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, " +
     "flash = EXCLUDED.flash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, " +
-    "user_id = EXCLUDED.user_id, last_seen_at = EXCLUDED.last_seen_at, meta = EXCLUDED.meta";
+    "user_id = EXCLUDED.user_id, last_seen_at = EXCLUDED.last_seen_at, meta = EXCLUDED.meta, " +
+    "moved_at = EXCLUDED.moved_at";
+  // The answer of update and rotate, in the same statement as the write: 1
+  // written; 2 the key holds a live marker (nothing written); 0 no live
+  // session. `written` is the CTE of the write. Only when it wrote nothing
+  // is the row read, with a lock: a locking read waits for a concurrent
+  // write of the row and then sees its newest version, so a rotation that
+  // committed while this statement waited (turning the row into a marker)
+  // is seen as the marker it left, not as a session that is gone.
+  const answer = (written: string, live: string) =>
+    `SELECT CASE WHEN EXISTS (SELECT 1 FROM ${written}) THEN 1 ` +
+    `WHEN EXISTS (SELECT 1 FROM ${live} WHERE ${live}.moved_at IS NOT NULL ` +
+    `AND ${live}.expires_at > $2::text::bigint) THEN 2 ELSE 0 END`;
+  // The row under $1 whatever it holds, locked, as `answer` reads it. The
+  // key is its only condition: one on another column would be checked on
+  // the version this statement's snapshot sees, before the lock is taken.
+  const lockedRow = `locked AS (SELECT moved_at, expires_at FROM ${t} WHERE key = $1 FOR UPDATE)`;
+  // A marker is never written to: updates and refreshes skip it.
+  const liveSession = "WHERE key = $1 AND expires_at > $2::text::bigint AND moved_at IS NULL";
   return {
     createTable: `CREATE TABLE IF NOT EXISTS ${t} (key text PRIMARY KEY, data json NOT NULL, ` +
       "flash json NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL, " +
-      "user_id text, last_seen_at bigint, meta text)",
+      "user_id text, last_seen_at bigint, meta text, moved_at bigint)",
     createIndex: `CREATE INDEX IF NOT EXISTS "${
       tableName.slice(0, 52)
     }_expires_at" ON ${t} (expires_at)`,
     createUserIndex: `CREATE INDEX IF NOT EXISTS "${
       tableName.slice(0, 55)
     }_user_id" ON ${t} (user_id)`,
-    // What a table of the previous version lacks.
+    // What a table of an earlier version lacks.
     addColumns: `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS user_id text, ` +
-      "ADD COLUMN IF NOT EXISTS last_seen_at bigint, ADD COLUMN IF NOT EXISTS meta text",
+      "ADD COLUMN IF NOT EXISTS last_seen_at bigint, ADD COLUMN IF NOT EXISTS meta text, " +
+      "ADD COLUMN IF NOT EXISTS moved_at bigint",
     get: `SELECT ${row} FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint`,
-    // $1 key, $2..$5 the times, $6 user, $7 last seen, $8 meta.
+    // $1 key, $2..$5 the times, $6 user, $7 last seen, $8 meta, $9 moved at.
     create: `INSERT INTO ${t} ${all} VALUES ($1, $2::text::json, $3::text::json, ` +
-      "$4::text::bigint, $5::text::bigint, $6::text, $7::text::bigint, $8::text) " + replaceAll,
-    // $3 expiresAt, $4 lastSeenAt (null: keep).
-    touch: `UPDATE ${t} SET expires_at = $3::text::bigint, ` +
-      "last_seen_at = COALESCE($4::text::bigint, last_seen_at) " +
-      "WHERE key = $1 AND expires_at > $2::text::bigint",
+      "$4::text::bigint, $5::text::bigint, $6::text, $7::text::bigint, $8::text, " +
+      "$9::text::bigint) " + replaceAll,
+    // $3 expiresAt, $4 lastSeenAt (null: keep). Answers as `answer`.
+    touch: `WITH written AS (UPDATE ${t} SET expires_at = $3::text::bigint, ` +
+      `last_seen_at = COALESCE($4::text::bigint, last_seen_at) ${liveSession} RETURNING 1), ` +
+      `${lockedRow} ${answer("written", "locked")}`,
     // $1 key, $2 now, $3..$5 as dataAfter, $6 flash (null: keep), $7
     // expiresAt, $8 increments, $9 lastSeenAt (null: keep), $10 as
-    // userAfter, $11 meta (null: keep).
-    update: `UPDATE ${t} SET data = ${dataAfterAll(`${t}.data`)}, ` +
+    // userAfter, $11 meta (null: keep). Answers as `answer`.
+    update: `WITH written AS (UPDATE ${t} SET data = ${dataAfterAll(`${t}.data`)}, ` +
       `flash = COALESCE($6::text::json, ${t}.flash), expires_at = $7::text::bigint, ` +
       `last_seen_at = COALESCE($9::text::bigint, ${t}.last_seen_at), ` +
       `user_id = ${userAfter(`${t}.user_id`)}, meta = COALESCE($11::text, ${t}.meta) ` +
-      "WHERE key = $1 AND expires_at > $2::text::bigint",
-    // As update, and $12 the new key. The DELETE takes the live old row (it
-    // waits for, then sees, a concurrent update or delete of it); the INSERT
-    // writes the new row only from a row the DELETE returned.
-    rotate: `WITH old AS (DELETE FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint ` +
-      "RETURNING data, flash, created_at, user_id, last_seen_at, meta) " +
-      `INSERT INTO ${t} ${all} ` +
+      `${liveSession} RETURNING 1), ${lockedRow} ${answer("written", "locked")}`,
+    // As update, and $12 the new key. `cur` locks the live old row (it waits
+    // for, then sees the newest version of, a concurrent update, delete or
+    // rotation of it); `old` turns it into the marker of the move (no data,
+    // no user, so out of the user index; expiring MOVED_MARKER_MS after
+    // `now`) and hands on what it held; `moved` writes the new row only from
+    // a row `old` returned. Answers as `answer` (2: the old row already was
+    // a marker, and nothing was written).
+    rotate: `WITH cur AS (SELECT key, data, flash, created_at, user_id, last_seen_at, meta, ` +
+      `moved_at, expires_at FROM ${t} WHERE key = $1 AND expires_at > $2::text::bigint ` +
+      `FOR UPDATE), old AS (UPDATE ${t} SET data = '{}'::json, flash = '{}'::json, ` +
+      "created_at = $2::text::bigint, " +
+      `expires_at = $2::text::bigint + ${MOVED_MARKER_MS}, user_id = NULL, last_seen_at = NULL, ` +
+      `meta = NULL, moved_at = $2::text::bigint FROM cur WHERE ${t}.key = $1 ` +
+      `AND ${t}.key = cur.key AND cur.moved_at IS NULL RETURNING cur.data, cur.flash, ` +
+      "cur.created_at, cur.user_id, cur.last_seen_at, cur.meta), " +
+      `moved AS (INSERT INTO ${t} ${all} ` +
       `SELECT $12, ${dataAfterAll("old.data")}, COALESCE($6::text::json, old.flash), ` +
       "old.created_at, $7::text::bigint, " + userAfter("old.user_id") + ", " +
-      "COALESCE($9::text::bigint, old.last_seen_at), COALESCE($11::text, old.meta) FROM old " +
-      replaceAll,
+      "COALESCE($9::text::bigint, old.last_seen_at), COALESCE($11::text, old.meta), NULL " +
+      `FROM old ${replaceAll} RETURNING 1) ${answer("moved", "cur")}`,
     delete: `DELETE FROM ${t} WHERE key = $1`,
     sweep: `DELETE FROM ${t} WHERE expires_at <= $1::text::bigint`,
-    // $1 the user, $2 now; the key comes after the record's columns.
+    // $1 the user, $2 now; the key comes after the record's columns. A
+    // marker has no user, so it is never listed.
     listByUser: `SELECT ${row}, key FROM ${t} WHERE user_id = $1 AND expires_at > $2::text::bigint`,
     // $1 the user, $2 the keys to keep (json array).
     deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 ` +
@@ -232,15 +266,8 @@ function checkOptions(options: unknown): Settings {
   if (typeof options !== "object" || options === null) {
     throw new SessionConfigError("PostgresStore: options must be an object");
   }
+  checkOptionKeys("PostgresStore", options, POSTGRES_STORE_OPTION_KEYS);
   const o = options as Record<string, unknown>;
-  for (const name of Object.keys(o)) {
-    if (!OPTION_NAMES.includes(name)) {
-      throw new SessionConfigError(
-        `PostgresStore: unknown option ${JSON.stringify(name)}; the options are ` +
-          OPTION_NAMES.join(", "),
-      );
-    }
-  }
   const timeoutMs = o.timeoutMs ?? 5000;
   if (
     !Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > 2 ** 31 - 1
@@ -282,11 +309,12 @@ const OUR_COLUMNS: Record<string, string> = {
   expires_at: "bigint",
 };
 
-/** The columns added since the previous version; `addColumns` adds them when missing. */
+/** The columns added since the first version; `addColumns` adds them when missing. */
 const ADDED_COLUMNS: Record<string, string> = {
   user_id: "text",
   last_seen_at: "bigint",
   meta: "text",
+  moved_at: "bigint",
 };
 
 type Statements = ReturnType<typeof postgresStatements>;
@@ -297,7 +325,7 @@ type Statements = ReturnType<typeof postgresStatements>;
  * store creates its table and index when absent (on `initSessionsTable()`,
  * or on its first call), keeps the sessions of an existing table, and
  * migrates a table of the original oak_sessions layout found under its
- * name (a table of the previous version gains the columns it lacks). Every
+ * name (a table of an earlier version gains the columns it lacks). Every
  * call is a single statement, so several processes can share the table:
  * concurrent changes of different keys both land, concurrent increments all
  * count, and a deleted session stays deleted.
@@ -397,14 +425,16 @@ export class PostgresStore implements ServerStore {
       record.userId ?? null,
       record.lastSeenAt === undefined ? null : time(record.lastSeenAt),
       record.meta ?? null,
+      record.movedAt === undefined ? null : time(record.movedAt),
     ]);
   }
 
   /**
    * Applies `change` in one statement, only if the session exists and has
-   * not expired at `now`. Returns whether it did.
+   * not expired at `now`. Returns whether it did, or `"moved"` (writing
+   * nothing) when `key` holds a rotation's marker.
    */
-  async update(key: string, change: SessionChange, now: number): Promise<boolean> {
+  async update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     if (onlyRefreshes(change)) {
       const r = await this.#run("refresh the session", now, this.#s.touch, [
         key,
@@ -412,27 +442,30 @@ export class PostgresStore implements ServerStore {
         time(change.expiresAt),
         change.lastSeenAt === undefined ? null : time(change.lastSeenAt),
       ]);
-      return r.count > 0;
+      return writeResult(r.rows);
     }
     const r = await this.#run("update the session", now, this.#s.update, [
       key,
       time(now),
       ...changeParams(change),
     ]);
-    return r.count > 0;
+    return writeResult(r.rows);
   }
 
   /**
    * Moves the session under `oldKey` to `newKey` with `change` applied, in
-   * one statement, only if it exists and has not expired at `now`; returns
-   * whether it did. When it did not, nothing was written.
+   * one statement, only if it exists and has not expired at `now`, and
+   * leaves in its place the marker of the move. Returns whether it did;
+   * `"moved"` when `oldKey` holds a marker (a concurrent rotation won). When
+   * it did not, nothing was written.
    */
   async rotate(
     oldKey: string,
     newKey: string,
     change: SessionChange,
     now: number,
-  ): Promise<boolean> {
+  ): Promise<WriteResult> {
+    // The marker would take the place of the session itself.
     if (oldKey === newKey) return this.update(oldKey, change, now);
     const r = await this.#run("rotate the session", now, this.#s.rotate, [
       oldKey,
@@ -440,7 +473,7 @@ export class PostgresStore implements ServerStore {
       ...changeParams(change),
       newKey,
     ]);
-    return r.count > 0;
+    return writeResult(r.rows);
   }
 
   /** Removes the session under `key`; nothing happens when there is none. */
@@ -461,7 +494,10 @@ export class PostgresStore implements ServerStore {
     for (const row of r.rows) {
       const record = decodeRow(row, now);
       const key = row[ROW_COLUMNS];
-      if (record !== null && typeof key === "string") found.push({ key, record });
+      // A marker is no session of the user's (only a process of an earlier
+      // version could have bound one).
+      if (record === null || record.movedAt !== undefined) continue;
+      if (typeof key === "string") found.push({ key, record });
     }
     return found;
   }
@@ -544,7 +580,7 @@ export class PostgresStore implements ServerStore {
         }
       } else {
         checkOurLayout(this.tableName, columns);
-        // A table of the previous version: add what it lacks, keeping its
+        // A table of an earlier version: add what it lacks, keeping its
         // rows. IF NOT EXISTS as well, for a table changed by anything that
         // does not take the advisory lock.
         if (Object.keys(ADDED_COLUMNS).some((c) => !columns.has(c))) {
@@ -666,8 +702,8 @@ function checkOurLayout(tableName: string, columns: Map<string, string>): void {
   throw new SessionConfigError(
     `PostgresStore: table "${tableName}" exists but is not a PostgresStore table (it has ` +
       `${found}); it needs key text, data json, flash json, created_at bigint and expires_at ` +
-      "bigint (and, where present, user_id text, last_seen_at bigint and meta text; missing " +
-      `ones are added). Choose another table name (new PostgresStore(sql, "${tableName}_v2")) ` +
+      "bigint (and, where present, user_id text, last_seen_at bigint, meta text and moved_at " +
+      `bigint; missing ones are added). Choose another table name (new PostgresStore(sql, "${tableName}_v2")) ` +
       "or drop the old table",
   );
 }
@@ -675,6 +711,12 @@ function checkOurLayout(tableName: string, columns: Map<string, string>): void {
 /** A time as the bigint text PostgreSQL parses (whole milliseconds). */
 function time(ms: number): string {
   return String(Math.floor(ms));
+}
+
+/** What the `answer` of the touch, update and rotate statements says. */
+function writeResult(rows: unknown[][]): WriteResult {
+  const code = Number(rows[0]?.[0]);
+  return code === 1 ? true : code === 2 ? "moved" : false;
 }
 
 /** `$3` to `$11` of the update and rotate statements. */

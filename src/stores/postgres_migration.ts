@@ -26,7 +26,7 @@ const BATCH = 500;
 /**
  * Renames the original's table (and its indexes) to a free backup name,
  * creates the new table with `createTable` (the current shape: the carried
- * sessions have no `user_id`, `last_seen_at` or `meta`, which stay NULL),
+ * sessions have no `user_id`, `last_seen_at`, `meta` or `moved_at`, which stay NULL),
  * and carries the live sessions over. Runs inside the caller's transaction,
  * so a failure leaves the original table as it was; the caller adds the
  * indexes.

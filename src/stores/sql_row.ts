@@ -2,27 +2,41 @@
  * A session row of the SQL stores (SqliteStore, PostgresStore) as a record:
  * both keep `data` and `flash` as JSON objects of key -> JSON text, the
  * times in milliseconds, and the user, the last write and the session's own
- * settings (`meta`) in nullable columns.
+ * settings (`meta`) in nullable columns. A rotation's marker is a row whose
+ * `moved_at` is set (see `movedMarker` in store.ts).
  *
  * @module
  */
-import { emptyFields, type JsonFields, type SessionRecord } from "../store.ts";
+import { emptyFields, type JsonFields, MOVED_MARKER_MS, type SessionRecord } from "../store.ts";
 
 /**
  * How many leading columns a session row has, in this order: data, flash,
- * created_at, expires_at, user_id, last_seen_at, meta. A statement that
- * returns more (the key, for `listByUser`) puts them after these.
+ * created_at, expires_at, user_id, last_seen_at, meta, moved_at. A statement
+ * that returns more (the key, for `listByUser`) puts them after these.
  */
-export const ROW_COLUMNS = 7;
+export const ROW_COLUMNS = 8;
 
 /**
- * A row `[data, flash, createdAt, expiresAt, userId, lastSeenAt, meta]` as
- * the session it holds, or `null` when any part of it is unreadable (a row
- * edited by hand reads as no session). The expiry is checked here too: a
- * non-numeric `expires_at` written by hand can pass SQL's `expires_at > ?`.
- * The last three are `null` (SQL NULL) when the session has none.
+ * A row `[data, flash, createdAt, expiresAt, userId, lastSeenAt, meta,
+ * movedAt]` as the session it holds, or `null` when any part of it is
+ * unreadable (a row edited by hand reads as no session). The expiry is
+ * checked here too: a non-numeric `expires_at` written by hand can pass
+ * SQL's `expires_at > ?`. The last four are `null` (SQL NULL) when the
+ * session has none.
+ *
+ * A row with `moved_at` is a rotation's marker and reads as one whatever
+ * else it holds (a process of the previous version may have written into
+ * it): no data, flash or user, and at most {@link MOVED_MARKER_MS} to live.
  */
 export function decodeRow(row: unknown[], now: number): SessionRecord | null {
+  const movedAt = row[7] ?? null;
+  if (movedAt !== null) {
+    const expires = row[3];
+    if (!isTime(movedAt) || !isTime(expires)) return null;
+    const expiresAt = Math.min(expires, movedAt + MOVED_MARKER_MS);
+    if (expiresAt <= now) return null;
+    return { data: emptyFields(), flash: emptyFields(), createdAt: movedAt, expiresAt, movedAt };
+  }
   const data = decodeFields(row[0]);
   const flash = decodeFields(row[1]);
   const createdAt = row[2];

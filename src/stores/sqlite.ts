@@ -8,19 +8,24 @@
  * epoch; `expires_at` is indexed so the sweep never scans the table, and
  * `user_id` so a user's sessions are found without scanning it either.
  * `last_seen_at` and `meta` (the session's own settings, as JSON text the
- * store never reads) complete the record. A table of the previous version,
- * without those three columns, gains them when the store opens it.
+ * store never reads) complete the record. `moved_at` is set only on the
+ * marker a rotation leaves under the old key (no data, no user, expiring
+ * `MOVED_MARKER_MS` after the move). A table of an earlier version, without
+ * some of those four columns, gains them when the store opens it.
  *
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { checkOptionKeys, SQLITE_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
+  movedMarker,
   onlyRefreshes,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
   type UserSession,
+  type WriteResult,
 } from "../store.ts";
 import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
 import {
@@ -102,12 +107,13 @@ export function sqliteStatements(tableName: string): {
   // set to return BigInt. A double holds every millisecond timestamp. Every
   // column has a name of its own: some drivers hand rows out as objects.
   const row = "data, flash, CAST(created_at AS REAL) AS created, " +
-    "CAST(expires_at AS REAL) AS expires, user_id, CAST(last_seen_at AS REAL) AS last_seen, meta";
+    "CAST(expires_at AS REAL) AS expires, user_id, CAST(last_seen_at AS REAL) AS last_seen, " +
+    "meta, CAST(moved_at AS REAL) AS moved";
   return {
     createTable: `CREATE TABLE IF NOT EXISTS ${t} (` +
       "key TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, flash TEXT NOT NULL, " +
       "created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, user_id TEXT, " +
-      "last_seen_at INTEGER, meta TEXT)",
+      "last_seen_at INTEGER, meta TEXT, moved_at INTEGER)",
     createIndex: `CREATE INDEX IF NOT EXISTS "${tableName}_expires_at" ON ${t} (expires_at)`,
     createUserIndex: `CREATE INDEX IF NOT EXISTS "${tableName}_user_id" ON ${t} (user_id)`,
     // The columns of the previous version too: the ones added since are
@@ -115,10 +121,12 @@ export function sqliteStatements(tableName: string): {
     columns: `SELECT key, data, flash, created_at, expires_at FROM ${t} LIMIT 0`,
     get: `SELECT ${row} FROM ${t} WHERE key = ? AND expires_at > ?`,
     create: `INSERT OR REPLACE INTO ${t} ` +
-      "(key, data, flash, created_at, expires_at, user_id, last_seen_at, meta) " +
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "(key, data, flash, created_at, expires_at, user_id, last_seen_at, meta, moved_at) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    // A marker is never refreshed: `update` tells it from a missing session
+    // with a read, only when this changed nothing.
     touch: `UPDATE ${t} SET expires_at = ?, last_seen_at = coalesce(?, last_seen_at) ` +
-      "WHERE key = ? AND expires_at > ?",
+      "WHERE key = ? AND expires_at > ? AND moved_at IS NULL",
     write: `UPDATE ${t} SET data = ?, flash = ?, expires_at = ?, user_id = ?, ` +
       "last_seen_at = ?, meta = ? WHERE key = ?",
     delete: `DELETE FROM ${t} WHERE key = ?`,
@@ -144,6 +152,7 @@ function rowValues(record: SessionRecord): SqlValue[] {
     record.userId ?? null,
     record.lastSeenAt ?? null,
     record.meta ?? null,
+    record.movedAt ?? null,
   ];
 }
 
@@ -176,28 +185,13 @@ interface Settings {
   migratedIdleMs: number;
 }
 
-const OPTION_NAMES = [
-  "walMode",
-  "busyTimeoutMs",
-  "cleanupIntervalSeconds",
-  "log",
-  "migratedIdleSeconds",
-];
-
 function checkOptions(options: unknown): Settings {
   if (options === undefined) options = {};
   if (typeof options !== "object" || options === null) {
     throw new SessionConfigError("SqliteStore: options must be an object");
   }
+  checkOptionKeys("SqliteStore", options, SQLITE_STORE_OPTION_KEYS);
   const o = options as Record<string, unknown>;
-  for (const name of Object.keys(o)) {
-    if (!OPTION_NAMES.includes(name)) {
-      throw new SessionConfigError(
-        `SqliteStore: unknown option ${JSON.stringify(name)}; the options are ` +
-          OPTION_NAMES.join(", "),
-      );
-    }
-  }
   const walMode = o.walMode ?? true;
   if (typeof walMode !== "boolean") {
     throw new SessionConfigError("SqliteStore: walMode must be true or false");
@@ -333,14 +327,22 @@ export class SqliteStore implements ServerStore {
 
   /**
    * Applies `change` in one transaction, only if the session exists and has
-   * not expired at `now`. Returns whether it did.
+   * not expired at `now`. Returns whether it did, or `"moved"` (writing
+   * nothing) when `key` holds a rotation's marker.
    */
-  update(key: string, change: SessionChange, now: number): Promise<boolean> {
-    return this.#call("update the session", now, () => {
+  update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
+    return this.#call("update the session", now, (): WriteResult => {
       // A change that only moves the expiry (a refresh) is one statement,
-      // atomic on its own; it needs no read.
+      // atomic on its own; it needs no read. Only when it changed nothing
+      // does a read tell a marker from a session that is gone: no session
+      // can become a marker after that statement found none (a rotation
+      // needs a live session), so the two answer as one step would.
       if (onlyRefreshes(change)) {
-        return this.#s.touch.run([change.expiresAt, change.lastSeenAt ?? null, key, now]) > 0;
+        if (this.#s.touch.run([change.expiresAt, change.lastSeenAt ?? null, key, now]) > 0) {
+          return true;
+        }
+        const row = this.#s.get.get([key, now]);
+        return row && decodeRow(row, now)?.movedAt !== undefined ? "moved" : false;
       }
       // BEGIN IMMEDIATE takes the write lock before the read, so no other
       // connection can change or delete the row between our read and write.
@@ -350,9 +352,9 @@ export class SqliteStore implements ServerStore {
       try {
         const row = this.#s.get.get([key, now]);
         const record = row ? decodeRow(row, now) : null;
-        if (!record) {
+        if (!record || record.movedAt !== undefined) {
           this.#s.rollback.run([]);
-          return false;
+          return record ? "moved" : false;
         }
         // Increments too are applied to the row read under the lock, so
         // concurrent ones from any process all count.
@@ -382,24 +384,35 @@ export class SqliteStore implements ServerStore {
 
   /**
    * Moves the session under `oldKey` to `newKey` with `change` applied, in
-   * one `BEGIN IMMEDIATE` transaction: only if it exists and has not expired
-   * at `now`. Returns whether it did; when it did not, nothing was written.
+   * one `BEGIN IMMEDIATE` transaction, only if it exists and has not expired
+   * at `now`, and leaves in its place the marker of the move. Returns
+   * whether it did; `"moved"` when `oldKey` holds a marker (a concurrent
+   * rotation won). When it did not, nothing was written.
    */
-  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
-    return this.#call("rotate the session", now, () => {
+  rotate(
+    oldKey: string,
+    newKey: string,
+    change: SessionChange,
+    now: number,
+  ): Promise<WriteResult> {
+    // The marker would take the place of the session itself.
+    if (oldKey === newKey) return this.update(oldKey, change, now);
+    return this.#call("rotate the session", now, (): WriteResult => {
       // The write lock comes before the read: no other connection can delete
       // the old row (a logout) between the check and the move.
       this.#s.begin.run([]);
       try {
         const row = this.#s.get.get([oldKey, now]);
         const record = row ? decodeRow(row, now) : null;
-        if (!record) {
+        if (!record || record.movedAt !== undefined) {
           this.#s.rollback.run([]);
-          return false;
+          return record ? "moved" : false;
         }
         applyChange(record, change);
-        this.#s.delete.run([oldKey]);
         this.#s.create.run([newKey, ...rowValues(record)]);
+        // The marker replaces the old row (INSERT OR REPLACE): no user, so
+        // it leaves the user index with it.
+        this.#s.create.run([oldKey, ...rowValues(movedMarker(now))]);
         this.#s.commit.run([]);
         return true;
       } catch (e) {
@@ -430,7 +443,10 @@ export class SqliteStore implements ServerStore {
       for (const row of this.#s.listByUser.all([userId, now])) {
         const record = decodeRow(row, now);
         const key = row[ROW_COLUMNS];
-        if (record !== null && typeof key === "string") found.push({ key, record });
+        // A marker is no session of the user's (only a process of an earlier
+        // version could have bound one).
+        if (record === null || record.movedAt !== undefined) continue;
+        if (typeof key === "string") found.push({ key, record });
       }
       return found;
     });
@@ -621,8 +637,8 @@ function openSchema(
       ? "another connection held the database locked; try again"
       : "check that the database is open and writable";
     throw configError(
-      `SqliteStore: cannot add the columns user_id, last_seen_at and meta to table ` +
-        `"${tableName}" of the previous version (${messageOf(e)}); ${hint}`,
+      `SqliteStore: cannot add the columns user_id, last_seen_at, meta and moved_at to ` +
+        `table "${tableName}" of an earlier version (${messageOf(e)}); ${hint}`,
       e,
     );
   }

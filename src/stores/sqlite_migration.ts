@@ -7,9 +7,10 @@
  * our table is created under the name, and the live sessions are carried
  * over under the SHA-256 of their IDs, so their cookies keep working.
  *
- * Also the upgrade of a table of this library's previous version (without
- * the `user_id`, `last_seen_at` and `meta` columns): the missing columns are
- * added in place, in one `BEGIN IMMEDIATE` transaction, keeping every row.
+ * Also the upgrade of a table of an earlier version of this library (without
+ * some of the `user_id`, `last_seen_at`, `meta` and `moved_at` columns): the
+ * missing columns are added in place, in one `BEGIN IMMEDIATE` transaction,
+ * keeping every row.
  *
  * @module
  */
@@ -106,13 +107,15 @@ export function migrateOriginalTable(
       if (typeof key !== "string") {
         throw new Error("hashing the IDs needs node:crypto's synchronous SHA-256 in this runtime");
       }
-      // The original had no users, last-write times or per-session settings.
+      // The original had no users, last-write times, per-session settings
+      // or rotation markers.
       insert.run([
         key,
         JSON.stringify(record.data),
         JSON.stringify(record.flash),
         record.createdAt,
         record.expiresAt,
+        null,
         null,
         null,
         null,
@@ -139,14 +142,16 @@ export function migrateOriginalTable(
 }
 
 /**
- * The columns this version added to the table, with how `ALTER TABLE ADD
- * COLUMN` declares them. All nullable: rows of the previous version read as
- * sessions without a user, a last write or settings of their own.
+ * The columns added to the table since its first version, with how `ALTER
+ * TABLE ADD COLUMN` declares them. All nullable: rows of an earlier version
+ * read as sessions without a user, a last write or settings of their own,
+ * and none of them is a rotation's marker (`moved_at`, added last).
  */
 export const ADDED_COLUMNS: ReadonlyArray<readonly [name: string, declaration: string]> = [
   ["user_id", "user_id TEXT"],
   ["last_seen_at", "last_seen_at INTEGER"],
   ["meta", "meta TEXT"],
+  ["moved_at", "moved_at INTEGER"],
 ];
 
 /**
