@@ -5,6 +5,14 @@
  */
 import type { CookieGetOptions, CookieSetOptions } from "./cookie_options.ts";
 import { SessionConfigError } from "./errors.ts";
+import {
+  checkNearMisses,
+  checkOptionKeys,
+  COOKIE_GET_OPTION_KEYS,
+  COOKIE_SET_OPTION_KEYS,
+  RECORD_DEVICE_KEYS,
+  SESSION_OPTION_KEYS,
+} from "./option_keys.ts";
 
 /** Options of `Session.initMiddleware(store, options)` and `new Session(store, options)`. */
 export interface SessionOptions {
@@ -92,6 +100,7 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
   if (typeof options !== "object" || options === null) {
     throw new SessionConfigError("session options must be an object");
   }
+  checkOptionKeys("session options", options, SESSION_OPTION_KEYS);
   const idle = seconds("expireAfterSeconds", options.expireAfterSeconds);
   const absolute = seconds("absoluteTimeoutSeconds", options.absoluteTimeoutSeconds);
   const refresh = seconds("refreshIntervalSeconds", options.refreshIntervalSeconds, true);
@@ -113,12 +122,14 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
       throw new SessionConfigError(`${name} must be an object of Oak cookie options`);
     }
   }
+  checkNearMisses("cookieGetOptions", options.cookieGetOptions, COOKIE_GET_OPTION_KEYS);
+  checkNearMisses("cookieSetOptions", options.cookieSetOptions, COOKIE_SET_OPTION_KEYS);
   const maxIdle = seconds("maxIdleSeconds", options.maxIdleSeconds);
   const maxAbsolute = seconds("maxAbsoluteSeconds", options.maxAbsoluteSeconds);
   const device = options.recordDevice ?? {};
+  checkOptionKeys("recordDevice", device, RECORD_DEVICE_KEYS);
   if (
     typeof device !== "object" || device === null ||
-    Object.keys(device).some((k) => k !== "userAgent" && k !== "ip") ||
     Object.values(device).some((v) => typeof v !== "boolean")
   ) {
     throw new SessionConfigError(

@@ -6,6 +6,14 @@
  */
 import { cryptoBackend } from "../crypto_backend.ts";
 import { SessionConfigError, SessionTooLargeError, SessionValueError } from "../errors.ts";
+import {
+  checkNearMisses,
+  checkOptionKeys,
+  COOKIE_GET_OPTION_KEYS,
+  COOKIE_SET_OPTION_KEYS,
+  COOKIE_STORE_MIX_UPS,
+  COOKIE_STORE_OPTION_KEYS,
+} from "../option_keys.ts";
 import { isSessionId } from "../session_id.ts";
 import { sha256Base64Url } from "../sha256.ts";
 import {
@@ -203,6 +211,17 @@ export class CookieStore implements ClientStore {
    * a shorter one throws `SessionConfigError`.
    */
   constructor(secret: CookieSecret | readonly CookieSecret[], options: CookieStoreOptions = {}) {
+    checkOptionKeys("CookieStore", options, COOKIE_STORE_OPTION_KEYS, COOKIE_STORE_MIX_UPS);
+    checkNearMisses(
+      "CookieStore: cookieGetOptions",
+      options.cookieGetOptions,
+      COOKIE_GET_OPTION_KEYS,
+    );
+    checkNearMisses(
+      "CookieStore: cookieSetDeleteOptions",
+      options.cookieSetDeleteOptions,
+      COOKIE_SET_OPTION_KEYS,
+    );
     this.#keys = new SealKeys(
       secret,
       "CookieStore",

@@ -34,6 +34,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError, SessionTooLargeError } from "../errors.ts";
+import { checkOptionKeys, DENO_KV_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
   emptyFields,
@@ -410,6 +411,7 @@ export class DenoKvStore implements ServerStore {
     if (typeof options !== "object" || options === null) {
       throw new SessionConfigError("DenoKvStore: options must be an object, e.g. { prefix }");
     }
+    checkOptionKeys("DenoKvStore", options, DENO_KV_STORE_OPTION_KEYS);
     this.#prefix = checkPrefix(options.prefix ?? ["oak_sessions"]);
   }
 
@@ -428,6 +430,8 @@ export class DenoKvStore implements ServerStore {
     if (path !== undefined && typeof path !== "string") {
       throw new SessionConfigError("DenoKvStore.open: path must be a string, or omitted");
     }
+    // Before the database is opened: a misspelt option costs no open and close.
+    checkOptionKeys("DenoKvStore.open", options, DENO_KV_STORE_OPTION_KEYS);
     const kv = await denoGlobal()!.openKv!(path);
     let store: DenoKvStore;
     try {

@@ -45,6 +45,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { checkOptionKeys, EXPRESS_SESSION_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
   emptyFields,
@@ -280,6 +281,7 @@ export class ExpressSessionStore implements ServerStore {
         "ExpressSessionStore: options must be an object, e.g. { timeoutMs: 5000 }",
       );
     }
+    checkOptionKeys("ExpressSessionStore", options, EXPRESS_SESSION_STORE_OPTION_KEYS);
     const { timeoutMs = 5000, markDeletions = true } = options;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
       throw new SessionConfigError(

@@ -5,6 +5,7 @@
  * @module
  */
 import { SessionConfigError } from "../errors.ts";
+import { checkOptionKeys, MEMORY_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
   emptyFields,
@@ -93,6 +94,7 @@ export class MemoryStore implements ServerStore {
 
   /** A store in this process's memory, bounded by `maxSessions` (least recently used go first). */
   constructor(options: MemoryStoreOptions = {}) {
+    checkOptionKeys("MemoryStore", options, MEMORY_STORE_OPTION_KEYS);
     const { maxSessions = Infinity, sweepIntervalSeconds = 60 } = options;
     if (maxSessions !== Infinity && (!Number.isInteger(maxSessions) || maxSessions < 1)) {
       throw new SessionConfigError(

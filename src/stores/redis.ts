@@ -7,6 +7,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { checkOptionKeys, REDIS_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   checkRedisOptions,
   failureText,
@@ -80,6 +81,7 @@ export class RedisStore extends RedisSessionLogic {
         "RedisStore: the second argument must be a key prefix string or an options object",
       );
     }
+    checkOptionKeys("RedisStore", options, REDIS_STORE_OPTION_KEYS);
     const { keyPrefix, timeoutMs, original } = checkRedisOptions("RedisStore", options);
     const { send, cluster } = adapt(client);
     const transport: RedisTransport = {

@@ -46,6 +46,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { checkOptionKeys, V9_STORE_OPTION_KEYS } from "../option_keys.ts";
 import { isSessionId, sessionKey } from "../session_id.ts";
 import { applyChange, type ServerStore, type SessionChange, type SessionRecord } from "../store.ts";
 import {
@@ -202,6 +203,7 @@ export class V9StoreAdapter implements ServerStore {
           (ours ? " (a store of this library is passed to the middleware as it is)" : ""),
       );
     }
+    checkOptionKeys("fromV9Store", options, V9_STORE_OPTION_KEYS);
     const idle = options.migratedIdleSeconds ?? 86_400;
     if (typeof idle !== "number" || !Number.isFinite(idle) || idle <= 0) {
       throw new SessionConfigError(

@@ -9,6 +9,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
+import { checkOptionKeys, WEBDIS_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   checkRedisOptions,
   RedisReplyError,
@@ -105,6 +106,7 @@ export class WebdisStore extends RedisSessionLogic {
         'WebdisStore: pass an options object, e.g. new WebdisStore({ url: "http://127.0.0.1:7379" })',
       );
     }
+    checkOptionKeys("WebdisStore", options, WEBDIS_STORE_OPTION_KEYS);
     const { keyPrefix, timeoutMs, original } = checkRedisOptions("WebdisStore", options);
     const maxConnections = options.maxConnections ?? 16;
     if (

@@ -1,0 +1,265 @@
+/**
+ * The names of every options object this library takes, and the check that
+ * refuses a name it does not know (a misspelt option would otherwise be
+ * ignored without a word). Each list is built from its options type, so
+ * the type checker refuses a list that misses or invents a key. Checked
+ * once, at construction: never on a request.
+ *
+ * @module
+ */
+import type { CookieGetOptions, CookieSetOptions } from "./cookie_options.ts";
+import { SessionConfigError } from "./errors.ts";
+import type { SessionOptions } from "./options.ts";
+import type { CookieStoreOptions } from "./stores/cookie.ts";
+import type { DenoKvStoreOptions } from "./stores/deno_kv.ts";
+import type { ExpressSessionStoreOptions } from "./stores/express_session.ts";
+import type { MemoryStoreOptions } from "./stores/memory.ts";
+import type { PostgresStoreOptions } from "./stores/postgres.ts";
+import type { RedisStoreOptions } from "./stores/redis.ts";
+import type { SqliteStoreOptions } from "./stores/sqlite.ts";
+import type { V9StoreOptions } from "./stores/v9_store.ts";
+import type { WebdisStoreOptions } from "./stores/webdis.ts";
+
+/** The declared keys of `T`, without an index signature's `string`. */
+type DeclaredKeys<T> = keyof {
+  [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K];
+};
+
+/** The keys of `T`, from an object that must name each of them and nothing else. */
+function keysOf<T>(keys: Record<DeclaredKeys<T>, true>): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
+
+/** Keys of `Session.initMiddleware(store, options)` and `new Session(store, options)`. */
+export const SESSION_OPTION_KEYS: readonly string[] = keysOf<SessionOptions>({
+  expireAfterSeconds: true,
+  absoluteTimeoutSeconds: true,
+  refreshIntervalSeconds: true,
+  storeIdleSeconds: true,
+  sessionCookieName: true,
+  cookieGetOptions: true,
+  cookieSetOptions: true,
+  maxIdleSeconds: true,
+  maxAbsoluteSeconds: true,
+  recordDevice: true,
+  now: true,
+});
+
+/** Keys of the middleware's `recordDevice` option. */
+export const RECORD_DEVICE_KEYS: readonly string[] = keysOf<
+  NonNullable<SessionOptions["recordDevice"]>
+>({ userAgent: true, ip: true });
+
+/** The options of Oak's cookie jar for setting and deleting a cookie, as far as they are known. */
+export const COOKIE_SET_OPTION_KEYS: readonly string[] = keysOf<CookieSetOptions>({
+  domain: true,
+  expires: true,
+  maxAge: true,
+  httpOnly: true,
+  ignoreInsecure: true,
+  overwrite: true,
+  path: true,
+  secure: true,
+  sameSite: true,
+  signed: true,
+  partitioned: true,
+  priority: true,
+});
+
+/** The options of Oak's cookie jar for reading a cookie, as far as they are known. */
+export const COOKIE_GET_OPTION_KEYS: readonly string[] = keysOf<CookieGetOptions>({
+  signed: true,
+});
+
+/** Keys of `new MemoryStore(options)`. */
+export const MEMORY_STORE_OPTION_KEYS: readonly string[] = keysOf<MemoryStoreOptions>({
+  maxSessions: true,
+  sweepIntervalSeconds: true,
+});
+
+/** Keys of `new CookieStore(secret, options)`. */
+export const COOKIE_STORE_OPTION_KEYS: readonly string[] = keysOf<CookieStoreOptions>({
+  cookieGetOptions: true,
+  cookieSetDeleteOptions: true,
+  sessionDataCookieName: true,
+  maxCookies: true,
+  compress: true,
+  crypto: true,
+  revocations: true,
+});
+
+/**
+ * Names that edit distance would match to the wrong key: the middleware's
+ * `cookieSetOptions` is one edit from the store's `cookieGetOptions`, but
+ * the store's option for setting cookies is `cookieSetDeleteOptions`.
+ */
+export const COOKIE_STORE_MIX_UPS: Readonly<Record<string, string>> = Object.freeze({
+  cookieSetOptions: "cookieSetDeleteOptions",
+});
+
+/** Keys of `new SqliteStore(db, tableName, options)`. */
+export const SQLITE_STORE_OPTION_KEYS: readonly string[] = keysOf<SqliteStoreOptions>({
+  walMode: true,
+  busyTimeoutMs: true,
+  cleanupIntervalSeconds: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
+
+/** Keys of `new PostgresStore(db, tableName, options)`. */
+export const POSTGRES_STORE_OPTION_KEYS: readonly string[] = keysOf<PostgresStoreOptions>({
+  timeoutMs: true,
+  cleanupIntervalSeconds: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
+
+/** Keys of `new RedisStore(client, options)`. */
+export const REDIS_STORE_OPTION_KEYS: readonly string[] = keysOf<RedisStoreOptions>({
+  keyPrefix: true,
+  timeoutMs: true,
+  originalKeyPrefix: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
+
+/** Keys of `new WebdisStore(options)`. */
+export const WEBDIS_STORE_OPTION_KEYS: readonly string[] = keysOf<WebdisStoreOptions>({
+  url: true,
+  keyPrefix: true,
+  timeoutMs: true,
+  username: true,
+  password: true,
+  transport: true,
+  maxConnections: true,
+  originalKeyPrefix: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
+
+/** Keys of `new DenoKvStore(kv, options)` and `DenoKvStore.open(path, options)`. */
+export const DENO_KV_STORE_OPTION_KEYS: readonly string[] = keysOf<DenoKvStoreOptions>({
+  prefix: true,
+});
+
+/** Keys of `new ExpressSessionStore(store, options)`. */
+export const EXPRESS_SESSION_STORE_OPTION_KEYS: readonly string[] = keysOf<
+  ExpressSessionStoreOptions
+>({
+  timeoutMs: true,
+  markDeletions: true,
+});
+
+/** Keys of `fromV9Store(store, options)` and `new V9StoreAdapter(store, options)`. */
+export const V9_STORE_OPTION_KEYS: readonly string[] = keysOf<V9StoreOptions>({
+  migratedIdleSeconds: true,
+});
+
+/**
+ * Edit distance between `a` and `b`, ignoring case: insertions, deletions,
+ * substitutions and swaps of two neighbours each count one.
+ */
+export function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  // Three rows of the optimal-string-alignment table: two back, one back, this one.
+  let older: number[] = [];
+  let prev = Array.from({ length: t.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= s.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= t.length; j++) {
+      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) {
+        d = Math.min(d, older[j - 2] + 1);
+      }
+      row.push(d);
+    }
+    older = prev;
+    prev = row;
+  }
+  return prev[t.length];
+}
+
+/**
+ * The valid key nearest to `key`, or `undefined` when none is near: within
+ * two edits, or a third of the longer name's length for long names
+ * (`expireAfterSecs` is three edits from `expireAfterSeconds`).
+ */
+export function nearestKey(key: string, validKeys: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const valid of validKeys) {
+    const d = editDistance(key, valid);
+    const near = Math.max(2, Math.floor(Math.max(key.length, valid.length) / 3));
+    if (d <= near && d < bestDistance) {
+      best = valid;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function unknownKey(where: string, key: string, hint: string): SessionConfigError {
+  return new SessionConfigError(`${where}: unknown option ${JSON.stringify(key)}; ${hint}`);
+}
+
+/**
+ * Throws a `SessionConfigError` for the first own key of `options` that is
+ * not in `validKeys`, naming the nearest valid key (or the one `mixUps`
+ * gives for it), or listing them all when none is near:
+ * `MemoryStore: unknown option "maxSession"; did you mean "maxSessions"?`.
+ * `options` that is not an object is left to the caller's own check.
+ *
+ * ```ts
+ * checkOptionKeys("MemoryStore", { maxSession: 5 }, MEMORY_STORE_OPTION_KEYS); // throws
+ * ```
+ */
+export function checkOptionKeys(
+  where: string,
+  options: unknown,
+  validKeys: readonly string[],
+  mixUps: Readonly<Record<string, string>> = {},
+): void {
+  if (typeof options !== "object" || options === null) return;
+  for (const key of Object.keys(options)) {
+    if (validKeys.includes(key)) continue;
+    const nearest = Object.hasOwn(mixUps, key) ? mixUps[key] : nearestKey(key, validKeys);
+    throw unknownKey(
+      where,
+      key,
+      nearest === undefined
+        ? `the options are ${validKeys.join(", ")}`
+        : `did you mean ${JSON.stringify(nearest)}?`,
+    );
+  }
+}
+
+/**
+ * For options passed through to Oak's cookie jar, which may take options
+ * this library does not know: refuses only a key that is not a known one
+ * but is near one (`httponly`, `sameSit`, `maxage`), so an option a later
+ * Oak adds still passes through.
+ *
+ * ```ts
+ * checkNearMisses("cookieSetOptions", { sameSit: "strict" }, COOKIE_SET_OPTION_KEYS); // throws
+ * ```
+ */
+export function checkNearMisses(
+  where: string,
+  options: unknown,
+  knownKeys: readonly string[],
+): void {
+  if (typeof options !== "object" || options === null) return;
+  for (const key of Object.keys(options)) {
+    if (knownKeys.includes(key)) continue;
+    const nearest = nearestKey(key, knownKeys);
+    if (nearest !== undefined) {
+      throw unknownKey(
+        where,
+        key,
+        `did you mean ${JSON.stringify(nearest)}? (an option of Oak's cookie jar)`,
+      );
+    }
+  }
+}
