@@ -83,9 +83,9 @@ export class RedisStore extends RedisSessionLogic {
     }
     checkOptionKeys("RedisStore", options, REDIS_STORE_OPTION_KEYS);
     const { keyPrefix, timeoutMs, original } = checkRedisOptions("RedisStore", options);
-    const { send, cluster } = adapt(client);
+    const { send, cluster, offline } = adapt(client);
     const transport: RedisTransport = {
-      call: (key, args) => withTimeout(send(key, args), timeoutMs),
+      call: (key, args) => withTimeout(send(key, args), timeoutMs, offline),
       cluster,
     };
     super(transport, { keyPrefix, storeName: "RedisStore", original });
@@ -97,10 +97,17 @@ function isFn(client: AnyClient, name: string): boolean {
 }
 
 /**
- * A `Send` for the client's shape, and whether it is a cluster client (keys
- * may live on different nodes); `SessionConfigError` when the shape is unknown.
+ * Why a command of this client cannot reach Redis now (it is not connected,
+ * or reconnecting), or `undefined` when it is connected or cannot say.
  */
-function adapt(client: unknown): { send: Send; cluster: boolean } {
+type Offline = () => string | undefined;
+
+/**
+ * A `Send` for the client's shape, whether it is a cluster client (keys may
+ * live on different nodes), and what it says of its connection;
+ * `SessionConfigError` when the shape is unknown.
+ */
+function adapt(client: unknown): { send: Send; cluster: boolean; offline: Offline } {
   if (typeof client !== "object" || client === null) {
     throw new SessionConfigError(
       `RedisStore: expected a Redis client, got ${
@@ -112,46 +119,64 @@ function adapt(client: unknown): { send: Send; cluster: boolean } {
   // ioredis (Redis and Cluster): `call(command, ...args)` routes by the key itself.
   // A Cluster says so with `isCluster` (a plain Redis has it false).
   if (isFn(c, "call")) {
-    return { send: (_key, args) => tagged(() => c.call(...args)), cluster: c.isCluster === true };
+    // Its `status` is "ready" once connected ("wait" before a lazy connect,
+    // "connecting", "reconnecting", "end" once it gave up or was closed).
+    const offline: Offline = () =>
+      typeof c.status === "string" && c.status !== "ready"
+        ? `the ioredis client is not connected to Redis (status "${c.status}"); ` +
+          "is the server up and reachable?"
+        : undefined;
+    return {
+      send: (_key, args) => tagged(() => c.call(...args), offline),
+      cluster: c.isCluster === true,
+      offline,
+    };
   }
   // node-redis cluster: `sendCommand(firstKey, isReadonly, args)`. Reads go to the master
   // too (isReadonly false): a replica may not have the write the previous request made.
   if (isFn(c, "sendCommand") && (isFn(c, "getSlotMaster") || isFn(c, "getMasters"))) {
-    return { send: (key, args) => tagged(() => c.sendCommand(key, false, args)), cluster: true };
+    return {
+      send: (key, args) => tagged(() => c.sendCommand(key, false, args)),
+      cluster: true,
+      offline: () => undefined,
+    };
   }
   // node-redis client: `sendCommand(args)`; in v4's legacy mode the promise API is `client.v4`.
   if (isFn(c, "sendCommand") && "isOpen" in c) {
     const target: AnyClient = typeof c.v4 === "object" && c.v4 !== null && isFn(c.v4, "sendCommand")
       ? c.v4
       : c;
-    const send: Send = (_key, args) =>
-      tagged(
-        () => target.sendCommand(args),
-        () =>
-          c.isOpen === false
-            ? "the node-redis client is not connected; call `await client.connect()` first"
-            : undefined,
-      );
-    return { send, cluster: false };
+    // `isOpen` is false before `connect()` and once it gave up; `isReady` is
+    // false while it connects or reconnects (its commands wait in the offline
+    // queue then, or fail at once with `disableOfflineQueue`).
+    const offline: Offline = () =>
+      c.isOpen === false
+        ? "the node-redis client is not connected; call `await client.connect()` first"
+        : c.isReady === false
+        ? "the node-redis client is not connected to Redis (it is connecting or reconnecting); " +
+          "is the server up and reachable?"
+        : undefined;
+    const send: Send = (_key, args) => tagged(() => target.sendCommand(args), offline);
+    return { send, cluster: false, offline };
   }
   // Deno's redis module: `sendCommand(command, args)` (newer) or `executor.exec(command, ...args)`.
   // Its clients are single-node connections.
   if (isFn(c, "sendCommand") && ("executor" in c || "isConnected" in c)) {
     const send: Send = (_key, [command, ...args]) =>
       tagged(async () => denoReply(await c.sendCommand(command, args), false));
-    return { send, cluster: false };
+    return { send, cluster: false, offline: () => undefined };
   }
   const executor = c.executor;
   if (typeof executor === "object" && executor !== null) {
     if (isFn(executor, "sendCommand")) {
       const send: Send = (_key, [command, ...args]) =>
         tagged(async () => denoReply(await executor.sendCommand(command, args), false));
-      return { send, cluster: false };
+      return { send, cluster: false, offline: () => undefined };
     }
     if (isFn(executor, "exec")) {
       const send: Send = (_key, [command, ...args]) =>
         tagged(async () => denoReply(await executor.exec(command, ...args), true));
-      return { send, cluster: false };
+      return { send, cluster: false, offline: () => undefined };
     }
   }
   throw new SessionConfigError(
@@ -219,8 +244,11 @@ function isErrorReply(error: unknown): boolean {
     /\bNOSCRIPT\b/.test(error.message);
 }
 
-/** `promise`, or a `SessionStoreError` once `ms` have passed (the timer never outlives it). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * `promise`, or a `SessionStoreError` once `ms` have passed (the timer never
+ * outlives it), saying why when the client knows it is not connected.
+ */
+function withTimeout<T>(promise: Promise<T>, ms: number, offline: Offline): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -228,7 +256,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
         reject(
           new SessionStoreError(
             `RedisStore: timed out: Redis did not answer within ${ms} ms (timeoutMs); ` +
-              "is the server up and reachable?",
+              (offline() ?? "is the server up and reachable?"),
           ),
         ),
       ms,
