@@ -23,10 +23,24 @@ npx deno test -A --quiet test/
 stage "deno check in Deno projects outside the repository"
 node --import tsx scripts/deno_check_configs.ts
 
+# npm users' own projects: the README's seed example and the original's
+# makeStore pattern under tsc --strict, over TypeScript 5 to 7, @types/node 20
+# to the latest and none, and npm Oak 12 to 14 (installs from the registry,
+# cached under the temp directory).
+stage "tsc in npm projects across TypeScript, @types/node and Oak versions"
+node --import tsx scripts/npm_toolchains_type_check.ts
+
 stage "deno publish --dry-run (JSR)"
+# With a packed tarball in the tree, as after `npm pack`: only library files may be listed.
+npm pack --ignore-scripts --silent >/dev/null
+trap 'rm -f oak-sessions-*.tgz' EXIT
 # --allow-dirty: the run checks the working tree as it is, committed or not.
-publish_log="$(npx deno publish --dry-run --allow-dirty 2>&1)" || { printf '%s\n' "$publish_log"; exit 1; }
+publish_log="$(NO_COLOR=1 npx deno publish --dry-run --allow-dirty 2>&1)" || { printf '%s\n' "$publish_log"; exit 1; }
 printf '%s\n' "$publish_log" | tail -n 1
+if printf '%s\n' "$publish_log" | grep -E '^\s+file:///' | grep -vE '/(mod\.ts|oakserver\.ts|deno\.json|README\.md|LICENSE|src/[^ ]+\.ts)( |$)'; then
+  echo "deno publish would ship the files above: only the library belongs in the JSR package"
+  exit 1
+fi
 if printf '%s\n' "$publish_log" | grep -qi "warning"; then
   printf '%s\n' "$publish_log"
   echo "deno publish --dry-run gave warnings"
