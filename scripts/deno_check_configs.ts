@@ -3,7 +3,9 @@
  * project folder of its own outside this repository: Oak imported inline with
  * `npm:` and no deno.json; Oak under an import-map name of the user's choice;
  * Oak under JSR's name `@oak/oak`; Oak as `@oakserver/oak` with the package's
- * `oakserver.ts` entry (the example unchanged). Each program also proves that
+ * `oakserver.ts` entry (the example unchanged); and npm Oak 12 and 13 (inline,
+ * and under an import-map name, from Deno's own npm cache), so each npm Oak
+ * the package supports is checked once. Each program also proves that
  * `ctx.session` and `ctx.state.session` are `Session<T>` (not `any`) in a
  * router handler, and one control proves that without the declaration line
  * `ctx.session` is an error, so the checks could fail.
@@ -57,6 +59,8 @@ interface Project {
   program: (lib: string) => string;
   /** Whether deno check must pass; a control names the error it must give. */
   expect: "pass" | { fails: string };
+  /** npm Oak from Deno's own cache (fetched once) instead of this checkout's node_modules. */
+  fetchesOak?: boolean;
 }
 
 function seedWith(oak: string, sessions: string, line: string): string {
@@ -99,6 +103,20 @@ const projects: Project[] = [
     expect: "pass",
   },
   {
+    name: "npm: inline, no deno.json, Oak 12",
+    imports: null,
+    program: (lib) =>
+      seedWith("npm:@oakserver/oak@12", `${lib}/mod.ts`, declaration("npm:@oakserver/oak@12")),
+    expect: "pass",
+  },
+  {
+    name: 'import map, Oak 13 named "oak"',
+    imports: (lib) => ({ "oak": "npm:@oakserver/oak@13", "oak-sessions": `${lib}/mod.ts` }),
+    program: () => seedWith("oak", "oak-sessions", declaration("oak")),
+    expect: "pass",
+    fetchesOak: true,
+  },
+  {
     name: "control: mod.ts without the declaration line",
     imports: (lib) => ({ "oak": "npm:@oakserver/oak@14", "oak-sessions": `${lib}/mod.ts` }),
     program: () => seedWith("oak", "oak-sessions", ""),
@@ -125,7 +143,9 @@ async function check(project: Project): Promise<string | null> {
   const dir = mkdtempSync(join(tmpdir(), "oak-sessions-deno-check-"));
   try {
     const lib = relative(dir, repo).split("\\").join("/");
-    if (project.imports !== null) {
+    if (project.imports !== null && project.fetchesOak) {
+      writeFileSync(join(dir, "deno.json"), JSON.stringify({ imports: project.imports(lib) }));
+    } else if (project.imports !== null) {
       // npm Oak from this checkout's node_modules: no network.
       symlinkSync(join(repo, "node_modules"), join(dir, "node_modules"), "dir");
       const config = { nodeModulesDir: "manual", imports: project.imports(lib) };
