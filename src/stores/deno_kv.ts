@@ -29,6 +29,14 @@
  * `expireIn`, so KV drops dead sessions by itself; reads still check the
  * expiry, as KV removes expired entries only eventually.
  *
+ * A rotation replaces the old entry with its marker (see `movedAt` in the
+ * store contract) in that same atomic operation: `{"v":1,"mv":movedAt,"e":expiresAt}`
+ * with an `expireIn` of `MOVED_MARKER_MS`, and no index entry. An update or
+ * rotation of the old key then finds the marker (a request that read the
+ * session before the move fails its versionstamp check and reads again):
+ * it writes nothing and answers `"moved"`. The marker has no `c`, `d` or
+ * `f`, so an earlier version of this store reads it as no session.
+ *
  * Deno only: on Node.js the constructor throws a `SessionConfigError`.
  *
  * @module
@@ -39,10 +47,12 @@ import {
   applyChange,
   emptyFields,
   type JsonFields,
+  movedMarker,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
   type UserSession,
+  type WriteResult,
 } from "../store.ts";
 
 /** A part of a Deno KV key, as `Deno.KvKeyPart` allows it. */
@@ -227,6 +237,9 @@ function expiry(expiresAt: number): number | null {
 }
 
 function encode(record: SessionRecord): Uint8Array {
+  if (record.movedAt !== undefined) {
+    return encoder.encode(JSON.stringify({ v: 1, mv: record.movedAt, e: record.expiresAt }));
+  }
   const value: Record<string, unknown> = {
     v: 1,
     c: record.createdAt,
@@ -274,6 +287,12 @@ function decode(value: unknown): SessionRecord | null {
   }
   if (parsed === null || typeof parsed !== "object") return null;
   const p = parsed as Record<string, unknown>;
+  if (p.mv !== undefined) {
+    // A rotation's marker: when it moved, and when the marker ends.
+    const ok = p.v === 1 && typeof p.mv === "number" && Number.isFinite(p.mv) &&
+      typeof p.e === "number";
+    return ok ? { ...movedMarker(p.mv as number), expiresAt: p.e as number } : null;
+  }
   const expiresAt = p.e === null ? Infinity : p.e;
   if (p.v !== 1 || typeof p.c !== "number" || typeof expiresAt !== "number") return null;
   const data = fields(p.d);
@@ -542,13 +561,15 @@ export class DenoKvStore implements ServerStore {
    * atomic operation checked against the versionstamp read, retried when
    * another write came in between; only if the session is still there and
    * live at `now`. A change of user moves the index entry in that operation.
+   * `"moved"`, writing nothing, when the key holds a rotation's marker.
    */
-  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+  update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     const k = this.#key(key);
-    return this.#settle("updating a session", "a session update", async () => {
+    return this.#settle<WriteResult>("updating a session", "a session update", async () => {
       const entry = await this.#kv.get(k);
       const record = live(entry, now);
       if (record === null) return false;
+      if (record.movedAt !== undefined) return "moved";
       const was = record.userId;
       const op = this.#kv.atomic().check(entry);
       this.#put(op, key, applyChange(record, change), was, now);
@@ -559,26 +580,29 @@ export class DenoKvStore implements ServerStore {
   /**
    * Move a session to `newKey` in one atomic operation checked against the
    * old entry's versionstamp and the new key's absence: the stored record
-   * with `change` applied goes under `newKey`, `oldKey` is deleted, and the
-   * index entry moves with it. Returns `false`, writing nothing, when the old
-   * session is gone or expired (or, never in practice, the new key is taken).
+   * with `change` applied goes under `newKey`, the marker of the move
+   * replaces `oldKey` (its index entry removed), and the index entry moves
+   * with the session. Returns `false`, writing nothing, when the old session
+   * is gone or expired (or, never in practice, the new key is taken), and
+   * `"moved"` when `oldKey` holds a marker (a concurrent rotation won).
    */
   rotate(
     oldKey: string,
     newKey: string,
     change: SessionChange,
     now: number,
-  ): Promise<boolean> {
+  ): Promise<WriteResult> {
     const oldK = this.#key(oldKey);
     const newK = this.#key(newKey);
-    return this.#settle("rotating a session", "a session rotation", async () => {
+    return this.#settle<WriteResult>("rotating a session", "a session rotation", async () => {
       const [oldEntry, newEntry] = await this.#kv.getMany([oldK, newK]);
       const record = live(oldEntry, now);
-      if (record === null || newEntry.versionstamp !== null) return false;
-      const was = record.userId;
-      const op = this.#kv.atomic().check(oldEntry).check({ key: newK, versionstamp: null })
-        .delete(oldK);
-      if (was !== undefined) op.delete(this.#userKey(was, oldKey));
+      if (record === null) return false;
+      if (record.movedAt !== undefined) return "moved";
+      if (newEntry.versionstamp !== null) return false;
+      const op = this.#kv.atomic().check(oldEntry).check({ key: newK, versionstamp: null });
+      // The marker, with its expireIn of MOVED_MARKER_MS; the old user's index entry goes.
+      this.#put(op, oldKey, movedMarker(now), record.userId, now);
       this.#put(op, newKey, applyChange(record, change), undefined, now);
       return (await op.commit()).ok ? true : CONFLICT;
     });

@@ -23,10 +23,22 @@
  *   long as the backend reads its own writes (connect-redis, connect-pg-simple
  *   and session-file-store do; eventually consistent reads do not).
  * - A rotation writes the new session first, checks the old one's marker,
- *   then marks and destroys the old one: it never revives a deleted session
+ *   then marks the old one deleted and writes the rotation's marker over it
+ *   (see `movedAt` in the store contract): it never revives a deleted session
  *   and never loses the session to a failure, but it is not one step (for a
  *   moment both IDs are valid; across processes, two rotations of one session
  *   at once can both succeed).
+ * - The rotation's marker is a session object `{ cookie, oak_sessions_moved:
+ *   { v: 1, at } }` (`at`: when it moved) whose `cookie` expires
+ *   `MOVED_MARKER_MS` after the move, so the backend drops it by its own TTL.
+ *   In one process, `update` and `rotate` of the old key queue behind the
+ *   rotation and find the marker: they write nothing and answer `"moved"`.
+ *   Across processes, a write of the old session read before the rotation
+ *   and written after it replaces the marker, then finds the deletion marker
+ *   and destroys what it wrote: the old ID then opens nothing (the marker is
+ *   lost, as the old key was before markers existed). Earlier versions of
+ *   this adapter find no `oak_sessions` in the marker and read it as no
+ *   session.
  *
  * The session object handed to the store is `{ cookie, oak_sessions }`:
  * `cookie` carries `expires`, `maxAge` and `originalMaxAge` (the store's TTL
@@ -50,9 +62,12 @@ import {
   applyChange,
   emptyFields,
   type JsonFields,
+  MOVED_MARKER_MS,
+  movedMarker,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
+  type WriteResult,
 } from "../store.ts";
 
 /** The callback of an express-session store call. */
@@ -122,6 +137,8 @@ export const DELETION_MARKER_SECONDS = 300;
 
 const PAYLOAD = "oak_sessions";
 const MARKER = "oak_sessions_deleted";
+// Not under PAYLOAD: an earlier version of the adapter reads the marker as no session.
+const MOVED = "oak_sessions_moved";
 const MARKER_SUFFIX = ".gone";
 
 const NEEDS = ["get", "set", "destroy"] as const;
@@ -166,9 +183,18 @@ function fields(value: unknown): JsonFields | null {
   return out;
 }
 
-/** The record inside what the store returned, or `null` for anything this adapter did not write. */
+/**
+ * The record inside what the store returned (a rotation's marker as a record
+ * with `movedAt`), or `null` for anything this adapter did not write.
+ */
 function decode(session: unknown): SessionRecord | null {
   if (session === null || typeof session !== "object") return null;
+  const moved = (session as Record<string, unknown>)[MOVED] as Record<string, unknown> | undefined;
+  if (moved !== undefined) {
+    const ok = moved !== null && typeof moved === "object" && moved.v === 1 &&
+      typeof moved.at === "number" && Number.isFinite(moved.at);
+    return ok ? movedMarker(moved.at as number) : null;
+  }
   const p = (session as Record<string, unknown>)[PAYLOAD] as Record<string, unknown> | undefined;
   if (p === null || typeof p !== "object") return null;
   const expiresAt = p.e === null ? Infinity : p.e;
@@ -226,6 +252,11 @@ function encode(record: SessionRecord, now: number): ExpressSessionData {
   if (record.lastSeenAt !== undefined) payload.s = record.lastSeenAt;
   if (record.meta !== undefined) payload.m = record.meta;
   return { cookie: cookieFor(record.expiresAt - now), [PAYLOAD]: payload };
+}
+
+/** The session object of the marker a rotation at `now` leaves under the old key. */
+function movedSession(now: number): ExpressSessionData {
+  return { cookie: cookieFor(MOVED_MARKER_MS), [MOVED]: { v: 1, at: now } };
 }
 
 function markerSession(): ExpressSessionData {
@@ -375,7 +406,21 @@ export class ExpressSessionStore implements ServerStore {
     await this.#call("destroy", [key]);
   }
 
-  /** The session's record, or `null` when missing, expired, or not written by this adapter. */
+  /**
+   * Mark `key` deleted (unless `markDeletions` is off), so that a write of the
+   * old session in flight in another process undoes itself, then put the
+   * rotation's marker in its place with one `set` (the key never reads as
+   * missing in between).
+   */
+  async #leaveMarker(key: string, now: number): Promise<void> {
+    if (this.#markDeletions) await this.#call("set", [key + MARKER_SUFFIX, markerSession()]);
+    await this.#call("set", [key, movedSession(now)]);
+  }
+
+  /**
+   * The session's record (a rotation's marker as a record with `movedAt`), or
+   * `null` when missing, expired, or not written by this adapter.
+   */
   async get(key: string, now: number): Promise<SessionRecord | null> {
     return await this.#read(key, now);
   }
@@ -392,11 +437,13 @@ export class ExpressSessionStore implements ServerStore {
    * Read the session, apply `change`, write it whole: only if it exists and
    * is live at `now`. Queued behind other operations on the session in this
    * process; undone (returning `false`) when a delete marked it meanwhile.
+   * `"moved"`, writing nothing, when the key holds a rotation's marker.
    */
-  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+  update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([key], async () => {
       const record = await this.#read(key, now);
       if (record === null) return false;
+      if (record.movedAt !== undefined) return "moved";
       applyChange(record, change);
       if (record.expiresAt <= now) {
         await this.#call("destroy", [key]);
@@ -415,17 +462,20 @@ export class ExpressSessionStore implements ServerStore {
    * Move the session to `newKey` in the safest order whole-session writes
    * allow: read the old one (gone or expired: `false`, nothing written),
    * write the new one, check that no delete marked the old one meanwhile
-   * (marked: remove the new one, `false`), then mark and destroy the old one.
-   * A failure part way removes the new copy again where it can and rethrows;
-   * the old session is then as it was, or marked as deleted.
+   * (marked: remove the new one, `false`), then mark the old one deleted and
+   * write the rotation's marker over it. `"moved"`, writing nothing, when the
+   * old key holds a marker. A failure part way removes the new copy again
+   * where it can and rethrows; the old session is then as it was, or marked
+   * as deleted.
    */
-  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([oldKey, newKey], async () => {
       const record = await this.#read(oldKey, now);
       if (record === null) return false;
+      if (record.movedAt !== undefined) return "moved";
       applyChange(record, change);
       if (record.expiresAt <= now) {
-        await this.#remove(oldKey);
+        await this.#leaveMarker(oldKey, now);
         return true;
       }
       await this.#call("set", [newKey, encode(record, now)]);
@@ -434,7 +484,7 @@ export class ExpressSessionStore implements ServerStore {
           await this.#call("destroy", [newKey]);
           return false;
         }
-        await this.#remove(oldKey);
+        await this.#leaveMarker(oldKey, now);
         return true;
       } catch (error) {
         await this.#call("destroy", [newKey]).catch(() => {});

@@ -20,10 +20,26 @@
  *   `persistSessionData` creates what is missing (the original's Redis and
  *   Webdis stores did; its SQL stores ran an `UPDATE` and did not).
  * - `rotate` reads the old session, writes the new one, reads the old one
- *   again (gone meanwhile: the new one is removed, `false`), then deletes the
- *   old one. A failure part way never loses the session (the old one is kept
- *   until the new one is written) and removes the new copy where it can; for
- *   a moment both IDs are valid.
+ *   again (gone meanwhile: the new one is removed, `false`; moved by another
+ *   process meanwhile: the new one is removed, `"moved"`), then replaces the
+ *   old one with the rotation's marker, in one `persistSessionData` (so the
+ *   old key never reads as missing in between). A failure part way never
+ *   loses the session (the old one is kept until the new one is written) and
+ *   removes the new copy where it can; for a moment both IDs are valid.
+ * - The marker (see `movedAt` in the store contract) lives
+ *   `MOVED_MARKER_MS` after the move and, as any expired document, is
+ *   deleted when it is read after that (the interface has no TTL). In one
+ *   process, `update` and `rotate` of the old key queue behind the rotation
+ *   and find the marker: they write nothing and answer `"moved"`. Across
+ *   processes, a slow write of the old session in another process, read
+ *   before the rotation and written after it, replaces the marker with that
+ *   session (the original's SQL stores included, since the marker is a
+ *   document their `UPDATE` finds): the old ID is then a copy of the session
+ *   as it was, valid beside the new one, as when both IDs are valid above.
+ *   The marker document is the original's shape with `_delete: true` and
+ *   `_oak_sessions: { v: 1, mv }` (when it moved), so an earlier version of
+ *   this adapter reads it as a deleted session: nothing, as the old key read
+ *   before markers existed.
  * - Expired sessions are deleted when they are read (the interface has no
  *   sweep, as the original had none); others stay until the backend drops
  *   them.
@@ -48,9 +64,18 @@
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { checkOptionKeys, V9_STORE_OPTION_KEYS } from "../option_keys.ts";
 import { isSessionId, sessionKey } from "../session_id.ts";
-import { applyChange, type ServerStore, type SessionChange, type SessionRecord } from "../store.ts";
+import {
+  applyChange,
+  MOVED_MARKER_MS,
+  movedMarker,
+  type ServerStore,
+  type SessionChange,
+  type SessionRecord,
+  type WriteResult,
+} from "../store.ts";
 import {
   fromOriginalSession,
+  fromStoredDocument,
   type OriginalSessionData,
   toOriginalSession,
 } from "./original_session.ts";
@@ -118,8 +143,22 @@ function toDocument(record: SessionRecord, now: number): OriginalSessionData {
 }
 
 /**
- * A document this adapter wrote as a record, or `null` when it is not live
- * at `now` (deleted, expired, unreadable, or its {@link EXTRA} damaged).
+ * The document of the marker a rotation at `now` leaves under the old key:
+ * `_oak_sessions: { v: 1, mv }` (when it moved), and `_delete: true`, so that
+ * an earlier version of this adapter (and the original library) reads it as
+ * a deleted session, as the old key read before markers existed.
+ */
+function markerDocument(now: number): OriginalSessionData {
+  const doc = toOriginalSession(movedMarker(now), now);
+  doc._delete = true;
+  doc[EXTRA] = { v: 1, mv: now };
+  return doc;
+}
+
+/**
+ * A document this adapter wrote as a record (a rotation's marker as a record
+ * with `movedAt`), or `null` when it is not live at `now` (deleted, expired,
+ * unreadable, or its {@link EXTRA} damaged).
  */
 function fromDocument(doc: unknown, now: number, idleMs: number): SessionRecord | null {
   if (typeof doc === "string") {
@@ -133,11 +172,15 @@ function fromDocument(doc: unknown, now: number, idleMs: number): SessionRecord 
   const extra = (doc as Record<string, unknown>)[EXTRA] as Record<string, unknown> | undefined;
   // Without `v: 1` it is a user key an earlier version wrote at the top level.
   if (typeof extra !== "object" || extra === null || extra.v !== 1) {
-    return fromOriginalSession(doc, now, idleMs);
+    return fromStoredDocument(doc, now, idleMs);
+  }
+  if (extra.mv !== undefined) {
+    if (typeof extra.mv !== "number" || !Number.isFinite(extra.mv)) return null;
+    return extra.mv + MOVED_MARKER_MS > now ? movedMarker(extra.mv) : null;
   }
   const rest: Record<string, unknown> = Object.assign(Object.create(null), doc);
   delete rest[EXTRA];
-  const record = fromOriginalSession(rest, now, idleMs);
+  const record = fromStoredDocument(rest, now, idleMs);
   if (record === null) return null;
   const { u, s, m } = extra;
   if (u !== undefined) {
@@ -230,11 +273,15 @@ export class V9StoreAdapter implements ServerStore {
     );
   }
 
-  /** Reads the session, applies `change`, writes it whole; `false` when it is gone. */
-  update(key: string, change: SessionChange, now: number): Promise<boolean> {
+  /**
+   * Reads the session, applies `change`, writes it whole; `false` when it is
+   * gone, `"moved"` (nothing written) when the key holds a rotation's marker.
+   */
+  update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([key], async () => {
       const record = await this.#read(key, now);
       if (record === null) return false;
+      if (record.movedAt !== undefined) return "moved";
       applyChange(record, change);
       await this.#call("persistSessionData", key, toDocument(record, now));
       return true;
@@ -243,21 +290,27 @@ export class V9StoreAdapter implements ServerStore {
 
   /**
    * Moves the session to `newKey` with `change` applied, in the safest order
-   * the interface allows (see the module): `false`, with nothing written,
-   * when the old session is gone or expired.
+   * the interface allows (see the module), leaving a marker under `oldKey`:
+   * `false`, with nothing written, when the old session is gone or expired,
+   * and `"moved"` when `oldKey` holds a marker.
    */
-  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<boolean> {
+  rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([oldKey, newKey], async () => {
       const record = await this.#read(oldKey, now);
       if (record === null) return false;
+      if (record.movedAt !== undefined) return "moved";
       applyChange(record, change);
       await this.#call("createSession", newKey, toDocument(record, now));
       try {
-        if (await this.#read(oldKey, now) === null) {
+        const again = await this.#read(oldKey, now);
+        if (again === null || again.movedAt !== undefined) {
+          // Ended, or moved by another process, meanwhile: the copy goes.
           await this.#call("deleteSession", newKey);
-          return false;
+          return again === null ? false : "moved";
         }
-        await this.#call("deleteSession", oldKey);
+        // One call replaces the old document, so the old key never reads as
+        // missing in between (which would clear the new cookie of a request in flight).
+        await this.#call("persistSessionData", oldKey, markerDocument(now));
         return true;
       } catch (error) {
         await this.#call("deleteSession", newKey).catch(() => {});
@@ -299,6 +352,7 @@ export class V9StoreAdapter implements ServerStore {
         const done = await this.#serial([id, key], async () => {
           const doc = await this.#call("getSessionById", id);
           if (doc === null || doc === undefined) return false;
+          // The original's document: the app's timeouts count from its `_accessed`.
           const record = fromOriginalSession(doc, now, this.#idleMs);
           if (record !== null) {
             await this.#call("createSession", key, toDocument(record, now));
