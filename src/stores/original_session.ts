@@ -48,17 +48,64 @@ const ORIGINAL_KEYS = new Set([
 ]);
 
 /**
- * One session of the original's layout (its JSON text, or the parsed
- * document) as a record, or `null` when it is not live at `now`: deleted,
- * expired, or unreadable. A session without an expiry (the original's
- * default) gets `idleMs` from `now`. Without `_created`, the absolute lifetime
- * counts from `now`.
+ * One session the original library wrote (its JSON text, or the parsed
+ * document), carried over: a record, or `null` when it is not live at `now`
+ * (deleted, expired, unreadable, or without a readable `_accessed`). A
+ * session without an expiry (the original's default) gets `idleMs` from
+ * `now`.
+ *
+ * The app's own timeouts apply to it from its `_accessed` time: it becomes
+ * `lastSeenAt` (the idle limit counts from it) and, without `_created`,
+ * `createdAt` too (the absolute limit counts from it: the session began no
+ * later than that). So a session idle for a week does not open under an idle
+ * limit of a minute, whatever `_expire` the original gave it.
  */
 export function fromOriginalSession(
   doc: unknown,
   now: number,
   idleMs: number,
 ): SessionRecord | null {
+  const d = documentOf(doc);
+  if (d === null) return null;
+  // The original wrote `_accessed` with every create and persist, so a
+  // document without a readable one is damaged, and how long it has been
+  // idle is unknown. Opening it would give a fresh idle period to a session
+  // that may have been idle for months, the very thing the idle limit
+  // forbids: it is not carried (at worst, its user logs in again).
+  const accessed = typeof d._accessed === "string" ? Date.parse(d._accessed) : NaN;
+  if (!Number.isFinite(accessed)) return null;
+  const record = documentRecord(d, now, idleMs);
+  if (record === null) return null;
+  // A time after `now` is the original's servers' clocks running ahead of
+  // ours: it counts as `now`, as for a session used this moment.
+  const lastSeenAt = Math.floor(Math.min(accessed, now));
+  record.lastSeenAt = lastSeenAt;
+  const created = createdOf(d, now);
+  record.createdAt = created !== undefined && created <= lastSeenAt ? created : lastSeenAt;
+  return record;
+}
+
+/**
+ * A document that `fromV9Store`'s adapter wrote (the original's shape plus
+ * `_created`), as a record without a `lastSeenAt` (the adapter keeps that
+ * apart: its `_accessed` is only when the document was written), or `null`
+ * when it is not live at `now`. Without `_created`, the absolute lifetime
+ * counts from `now`; without an expiry, the session gets `idleMs` from `now`.
+ */
+export function fromStoredDocument(
+  doc: unknown,
+  now: number,
+  idleMs: number,
+): SessionRecord | null {
+  const d = documentOf(doc);
+  if (d === null) return null;
+  const record = documentRecord(d, now, idleMs);
+  if (record !== null) record.createdAt = createdOf(d, now) ?? now;
+  return record;
+}
+
+/** The document in `doc` (JSON text or a parsed object), or `null` when there is none. */
+function documentOf(doc: unknown): Record<string, unknown> | null {
   if (typeof doc === "string") {
     try {
       doc = JSON.parse(doc);
@@ -67,7 +114,24 @@ export function fromOriginalSession(
     }
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return null;
-  const d = doc as Record<string, unknown>;
+  return doc as Record<string, unknown>;
+}
+
+/** `_created` in milliseconds, when it is a time no later than `now`. */
+function createdOf(d: Record<string, unknown>, now: number): number | undefined {
+  const created = typeof d._created === "string" ? Date.parse(d._created) : NaN;
+  return Number.isFinite(created) && created <= now ? Math.floor(created) : undefined;
+}
+
+/**
+ * The data, flash and expiry of document `d` (`createdAt` is `now`, for the
+ * caller to set), or `null` when it is deleted or expired at `now`.
+ */
+function documentRecord(
+  d: Record<string, unknown>,
+  now: number,
+  idleMs: number,
+): SessionRecord | null {
   if (d._delete === true) return null;
   let expiresAt = now + idleMs;
   if (d._expire !== null && d._expire !== undefined) {
@@ -75,7 +139,6 @@ export function fromOriginalSession(
     if (!Number.isFinite(at) || at <= now) return null;
     expiresAt = at;
   }
-  const created = typeof d._created === "string" ? Date.parse(d._created) : NaN;
   const data: JsonFields = emptyFields();
   for (const k of Object.keys(d)) {
     // The original removed a key set to null or undefined; JSON keeps no undefined.
@@ -98,12 +161,7 @@ export function fromOriginalSession(
       if (v !== undefined) flash[k] = JSON.stringify(v);
     }
   }
-  return {
-    data,
-    flash,
-    createdAt: Number.isFinite(created) && created <= now ? created : now,
-    expiresAt: Math.floor(expiresAt),
-  };
+  return { data, flash, createdAt: now, expiresAt: Math.floor(expiresAt) };
 }
 
 /**

@@ -26,7 +26,8 @@ const BATCH = 500;
 /**
  * Renames the original's table (and its indexes) to a free backup name,
  * creates the new table with `createTable` (the current shape: the carried
- * sessions have no `user_id`, `last_seen_at`, `meta` or `moved_at`, which stay NULL),
+ * sessions have no `user_id`, `meta` or `moved_at`, which stay NULL, and
+ * their `last_seen_at` is the original's `_accessed`),
  * and carries the live sessions over. Runs inside the caller's transaction,
  * so a failure leaves the original table as it was; the caller adds the
  * indexes.
@@ -68,13 +69,15 @@ export async function migrateOriginalTable(
       flash: record.flash,
       created_at: record.createdAt,
       expires_at: record.expiresAt,
+      last_seen_at: record.lastSeenAt ?? null,
     });
   }
   for (let i = 0; i < rows.length; i += BATCH) {
     await tx.query(
-      `INSERT INTO ${quoted} (key, data, flash, created_at, expires_at) ` +
-        "SELECT r.key, r.data, r.flash, r.created_at, r.expires_at FROM json_to_recordset($1::text::json) " +
-        "AS r(key text, data json, flash json, created_at bigint, expires_at bigint) " +
+      `INSERT INTO ${quoted} (key, data, flash, created_at, expires_at, last_seen_at) ` +
+        "SELECT r.key, r.data, r.flash, r.created_at, r.expires_at, r.last_seen_at " +
+        "FROM json_to_recordset($1::text::json) AS r(key text, data json, flash json, " +
+        "created_at bigint, expires_at bigint, last_seen_at bigint) " +
         "ON CONFLICT (key) DO NOTHING",
       [JSON.stringify(rows.slice(i, i + BATCH))],
     );

@@ -107,8 +107,8 @@ export function migrateOriginalTable(
       if (typeof key !== "string") {
         throw new Error("hashing the IDs needs node:crypto's synchronous SHA-256 in this runtime");
       }
-      // The original had no users, last-write times, per-session settings
-      // or rotation markers.
+      // The original had no users, per-session settings or rotation
+      // markers; its `_accessed` is the last-seen time the idle limit counts from.
       insert.run([
         key,
         JSON.stringify(record.data),
@@ -116,7 +116,7 @@ export function migrateOriginalTable(
         record.createdAt,
         record.expiresAt,
         null,
-        null,
+        record.lastSeenAt ?? null,
         null,
         null,
       ]);
