@@ -30,7 +30,7 @@ import type {
   SessionStore,
   WriteResult,
 } from "../src/store.ts";
-import { CookieClient, type RunningServer, serve } from "./helpers/oak_server.ts";
+import { CookieClient, type Reply, type RunningServer, serve } from "./helpers/oak_server.ts";
 
 /** A store under test. */
 export interface ConformanceTarget {
@@ -198,6 +198,34 @@ export function conformance(target: ConformanceTarget): void {
           await g.release;
           const body = await ctx.request.body.json();
           for (const k of Object.keys(body)) ctx.state.session.set(k, body[k]);
+          ctx.response.body = "ok";
+        })
+        // A slow request of any kind, held after its session was loaded.
+        .post("/slow", mw, async (ctx) => {
+          const g = gates.get(param(ctx, "gate"));
+          assert.ok(g, "unknown gate");
+          g.entered();
+          await g.release;
+          const session = ctx.state.session;
+          switch (param(ctx, "do")) {
+            case "read":
+              ctx.response.body = session.all();
+              return;
+            case "set":
+              session.set(param(ctx, "k"), param(ctx, "v"));
+              break;
+            case "incr":
+              session.increment("hits");
+              break;
+            case "flash":
+              session.flash("note", param(ctx, "v"));
+              break;
+            case "destroy":
+              await session.destroy();
+              break;
+            default:
+              assert.fail(`unknown slow action ${param(ctx, "do")}`);
+          }
           ctx.response.body = "ok";
         })
         // A slow request that moves its session to a new ID (regenerate() or
@@ -1047,6 +1075,184 @@ export function conformance(target: ConformanceTarget): void {
         await c.post("/set", { b: 2 });
         assert.notEqual((await c.get("/id")).json().id, before);
         assert.deepEqual((await c.get("/all")).json(), { b: 2 });
+      });
+    });
+
+    describe("rotation vs in-flight requests", () => {
+      let runs = 0;
+      const rotatingUser = () => `rot-${++runs}-${Math.random().toString(36).slice(2)}`;
+
+      /** Apply a response's session cookie to `browser`, as a browser does when it arrives. */
+      function arrive(browser: CookieClient, reply: Reply): void {
+        for (const c of reply.setCookies) {
+          if (c.name !== "session") continue;
+          if (c.deletes) browser.cookies.delete(c.name);
+          else browser.cookies.set(c.name, c.value);
+        }
+      }
+
+      const ACTIONS = ["read", "set", "incr", "flash", "read", "set"] as const;
+
+      /** The three ways a login moves a session: regenerate() then setUser, setUser alone, the flag. */
+      const LOGINS: Record<string, (b: CookieClient, user: string) => Promise<Reply>> = {
+        "regenerate + setUser": (b, user) => b.post(`/login?user=${user}`),
+        "setUser alone": (b, user) => b.post("/set-user", { user }),
+        "rotate_session_key": (b) => b.post("/rotate"),
+      };
+
+      for (const [how, login] of Object.entries(LOGINS)) {
+        for (const before of [0, 3, ACTIONS.length]) {
+          it(`${how}, ${before} of ${ACTIONS.length} in-flight requests ending first: the browser keeps the rotated cookie, the old ID opens nothing`, async (t) => {
+            if (isClient()) {
+              return t.diagnostic(
+                "client-side store: a late response re-seals the session it loaded (see the guarantees)",
+              );
+            }
+            const browser = await withSession({ cart: "pre" });
+            const oldCookie = browser.cookies.get("session")!;
+            const user = rotatingUser();
+            const tag = `login${Object.keys(LOGINS).indexOf(how)}-${before}-${runs}`;
+            const flight = ACTIONS.map((action, i) => {
+              const g = gate(`${tag}-${i}`);
+              const reply = browser.clone().post(
+                `/slow?gate=${tag}-${i}&do=${action}&k=k${i}&v=v${i}`,
+              );
+              return { action, g, reply };
+            });
+            await Promise.all(flight.map((f) => f.g.entered)); // all loaded the old session
+            const early = flight.slice(0, before);
+            for (const f of early) {
+              f.g.release();
+              const reply = await f.reply;
+              assert.equal(reply.status, 200, `${f.action} before the login`);
+              arrive(browser, reply);
+            }
+            const loggedIn = await login(browser, user);
+            assert.equal(loggedIn.status, 200);
+            const rotated = browser.cookies.get("session");
+            assert.ok(
+              rotated !== undefined && rotated !== oldCookie,
+              "the login handed out a new ID",
+            );
+            // One that arrives with the old ID moments after the login (sent before it landed).
+            const lateArrivals = await Promise.all([
+              browser.clone().request("/all", { headers: { cookie: `session=${oldCookie}` } }),
+              browser.clone().request("/set", {
+                method: "POST",
+                headers: { cookie: `session=${oldCookie}`, "content-type": "application/json" },
+                body: JSON.stringify({ planted: true }),
+              }),
+            ]);
+            assert.deepEqual(lateArrivals[0].json(), {}, "the old ID opened the new session");
+            assert.equal(lateArrivals[1].status, 409, "a late write is refused, not lost silently");
+            for (const reply of lateArrivals) {
+              assert.deepEqual(reply.setCookies.filter((c) => c.name === "session"), []);
+              arrive(browser, reply);
+            }
+            for (const f of flight.slice(before)) {
+              f.g.release();
+              const reply = await f.reply;
+              const wrote = f.action !== "read";
+              assert.equal(reply.status, wrote ? 409 : 200, `${f.action} after the login`);
+              assert.deepEqual(
+                reply.setCookies.filter((c) => c.name === "session"),
+                [],
+                `${f.action} after the login touched the cookie`,
+              );
+              arrive(browser, reply);
+            }
+            assert.equal(browser.cookies.get("session"), rotated, "the browser's final cookie");
+            const data = (await browser.get("/all")).json();
+            assert.equal(data.cart, "pre", "the login kept the session's data");
+            // What landed before the login is there; what was refused is not.
+            for (const [i, f] of flight.entries()) {
+              if (f.action !== "set") continue;
+              assert.equal(data[`k${i}`], i < before ? `v${i}` : undefined, `k${i}`);
+            }
+            assert.equal(data.planted, undefined);
+            if (how !== "rotate_session_key") {
+              assert.deepEqual((await browser.get("/whoami")).json(), { user });
+            }
+            const attacker = client();
+            attacker.cookies.set("session", oldCookie);
+            assert.deepEqual((await attacker.get("/all")).json(), {}, "the old ID opens nothing");
+            assert.deepEqual((await attacker.get("/whoami")).json(), { user: null });
+          });
+        }
+      }
+
+      it("a logout after the login still wins over requests in flight with the old ID", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
+        const browser = await withSession({ cart: "pre" });
+        const oldCookie = browser.cookies.get("session")!;
+        const g = gate(`logout-after-login-${runs}`);
+        const slow = browser.clone().post(`/slow?gate=logout-after-login-${runs}&do=set&k=a&v=b`);
+        await g.entered;
+        await browser.post(`/login?user=${rotatingUser()}`);
+        const rotated = browser.cookies.get("session")!;
+        assert.equal((await browser.post("/destroy")).status, 200);
+        assert.equal(browser.cookies.get("session"), undefined, "the logout cleared the cookie");
+        g.release();
+        const late = await slow;
+        assert.equal(late.status, 409);
+        arrive(browser, late);
+        assert.equal(browser.cookies.get("session"), undefined, "the late response set a cookie");
+        for (const id of [oldCookie, rotated]) {
+          const other = client();
+          other.cookies.set("session", id);
+          assert.deepEqual((await other.get("/all")).json(), {});
+        }
+      });
+
+      it("a logout sent with the old ID after the login ends it there: the cookie is cleared", async (t) => {
+        if (isClient()) return t.diagnostic("client-side store: no server state to revoke");
+        const browser = await withSession({ cart: "pre" });
+        const oldCookie = browser.cookies.get("session")!;
+        await browser.post(`/login?user=${rotatingUser()}`);
+        const staleTab = client();
+        staleTab.cookies.set("session", oldCookie);
+        const reply = await staleTab.post("/destroy");
+        assert.equal(reply.status, 200);
+        assert.ok(reply.setCookies.some((c) => c.name === "session" && c.deletes));
+        assert.deepEqual((await staleTab.get("/all")).json(), {});
+      });
+
+      it("setUser alone gives a new ID: a planted ID stays useless after the victim's login", async () => {
+        const attacker = await withSession({ planted: "by attacker" });
+        const planted = attacker.cookies.get(isClient() ? "session_data" : "session")!;
+        const victim = attacker.clone(); // the attacker's cookie, planted in the victim's browser
+        const user = rotatingUser();
+        const reply = await victim.post("/set-user", { user });
+        assert.equal(reply.status, 200);
+        const name = isClient() ? "session_data" : "session";
+        assert.notEqual(victim.cookies.get(name), planted, "setUser kept the planted cookie");
+        assert.notEqual(
+          (await victim.get("/id")).json().id,
+          (await attacker.get("/id")).json().id,
+          "setUser kept the planted ID",
+        );
+        assert.deepEqual((await victim.get("/whoami")).json(), { user });
+        assert.deepEqual((await attacker.get("/whoami")).json(), { user: null });
+      });
+
+      it("setUser to another user gives a new ID; to the same user, none; regenerate() before it, one", async () => {
+        const c = client();
+        assert.equal((await c.post("/set-user", { user: rotatingUser() })).status, 200);
+        const id1 = (await c.get("/id")).json().id;
+        const same = (await c.get("/whoami")).json().user;
+        const again = await c.post("/set-user", { user: same });
+        assert.deepEqual(again.setCookies.filter((x) => x.name === "session"), []);
+        assert.equal((await c.get("/id")).json().id, id1, "the same user: no new ID");
+        assert.equal((await c.post("/set-user", { user: rotatingUser() })).status, 200);
+        const id2 = (await c.get("/id")).json().id;
+        assert.notEqual(id2, id1, "another user: a new ID");
+        const first = rotations.length;
+        const login = await c.post(`/login?user=${rotatingUser()}`);
+        assert.equal(login.status, 200);
+        assert.notEqual((await c.get("/id")).json().id, id2);
+        if (!isClient()) {
+          assert.equal(rotations.length - first, 1, "regenerate() + setUser: one move");
+        }
       });
     });
   });
