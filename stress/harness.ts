@@ -1,5 +1,5 @@
 /**
- * The stress and fault suite of oak-sessions: eight checks, each against
+ * The stress and fault suite of oak-sessions: nine checks, each against
  * every store it applies to, over loopback HTTP to real Oak servers in child
  * processes. `npm run stress` runs it at full size (`stress/run.ts`);
  * `test/stress_small.test.ts` runs the small size and asserts every figure.
@@ -28,6 +28,7 @@ import { deleteWins } from "./checks/delete_wins.ts";
 import { type ForeignCookie, hostileCookies } from "./checks/hostile_cookies.ts";
 import { leakedId } from "./checks/leaked_id.ts";
 import { memoryBound } from "./checks/memory_bound.ts";
+import { type RotationLoad, rotationRaces } from "./checks/rotation_races.ts";
 import {
   type OutageRig,
   type OutageTiming,
@@ -66,6 +67,8 @@ export interface Workload {
   outage: OutageTiming;
   /** Check 8: sessions, increments and sets per session, connections. */
   increment: IncrementLoad;
+  /** Check 9: users and their browsers, requests in flight around each login and revocation. */
+  rotation: RotationLoad;
   /** Time bound of each loop, in ms (a loop stops at its count or here). */
   deadlineMs: number;
 }
@@ -84,6 +87,7 @@ export const SIZES: Record<Size, Workload> = {
     memoryBound: 10_000,
     outage: { steadyMs: 5000, downMs: 5000, recoverMs: 20_000, maxRequestsPerClient: 100_000 },
     increment: { sessions: 16, increments: 500, sets: 100, connections: 128 },
+    rotation: { users: 150, browsers: 3, wave: 24, late: 6, concurrentUsers: 10 },
     deadlineMs: 480_000,
   },
   small: {
@@ -98,6 +102,7 @@ export const SIZES: Record<Size, Workload> = {
     memoryBound: 1000,
     outage: { steadyMs: 700, downMs: 700, recoverMs: 10_000, maxRequestsPerClient: 5000 },
     increment: { sessions: 4, increments: 50, sets: 10, connections: 16 },
+    rotation: { users: 6, browsers: 3, wave: 12, late: 4, concurrentUsers: 6 },
     deadlineMs: 60_000,
   },
 };
@@ -107,7 +112,7 @@ export interface StressOptions {
   size: Size;
   /** Default: every store. */
   stores?: readonly StoreKind[];
-  /** Check numbers to run (1 to 8). Default: all. */
+  /** Check numbers to run (1 to 9). Default: all. */
   checks?: readonly number[];
   /** Seed of the hostile inputs (printed, so a run can be repeated). Default: random. */
   seed?: number;
@@ -193,7 +198,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   rigs.forEach((r) => r.catch(() => {}));
   try {
     const needsRedis = stores.some((k) => k === "redis" || k === "webdis");
-    const perStoreChecks = [1, 2, 3, 4, 7, 8].some(wanted);
+    const perStoreChecks = [1, 2, 3, 4, 7, 8, 9].some(wanted);
     if (perStoreChecks) {
       if (needsRedis) {
         redis = await startRedis();
@@ -311,6 +316,11 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       }
       if (wanted(8)) {
         for (const sut of suts) record(await concurrentIncrement(sut, w.increment, w.deadlineMs));
+      }
+      if (wanted(9)) {
+        for (const sut of suts) {
+          for (const r of await rotationRaces(sut, w.rotation, w.deadlineMs)) record(r);
+        }
       }
     }
     for (const sut of suts) sut.client.close();

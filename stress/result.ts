@@ -10,7 +10,7 @@ export type Size = "small" | "full";
 
 /** The outcome of one check against one store. */
 export interface CheckResult {
-  /** The check's number in the suite (1 to 8). */
+  /** The check's number in the suite (1 to 9). */
   check: number;
   title: string;
   /** The store it ran against ("memory", "sqlite"...; "-" when none). */

@@ -46,7 +46,7 @@ for (let i = 0; i < args.length; i++) {
     }
     case "--checks":
       checks = value().split(",").map(Number);
-      if (checks.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) usage("checks are 1 to 8");
+      if (checks.some((n) => !Number.isInteger(n) || n < 1 || n > 9)) usage("checks are 1 to 9");
       break;
     case "--stores":
       stores = value().split(",").map((s) => (isStoreKind(s) ? s : usage(`unknown store ${s}`)));

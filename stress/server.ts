@@ -25,6 +25,18 @@
  *   (another tab's write of another key). With `&expire=1` and no counterpart,
  *   the slow request itself moves the clock past the idle expiry after loading
  *   (one round at a time: the clock is the server's).
+ * - `POST /user/login?user=U&browser=B&mode=regenerate|setuser`: a login,
+ *   `regenerate()` then `setUser(U)`, or `setUser(U)` alone (which gives the
+ *   session a new ID by itself); the session also keeps `browser` = B;
+ * - `GET /user/whoami`: `{ userId, browser, hits, keys }` of the session, a read;
+ * - `POST /user/rotate`: `regenerate()` alone; `POST /user/logout`: `destroy()`;
+ * - `POST /user/revoke-all?user=U`: the manager's `revokeSessions(U)` ("log out
+ *   everywhere", from a client without a session of U);
+ *   `POST /user/revoke-others?user=U`: `revokeSessions(U, { except: ctx })`
+ *   from a session of U (that session is kept).
+ * With the cookie store, every route is also served under `/plain/` by a
+ * second manager whose CookieStore keeps no revocations (cookie
+ * `plain_data`), so a check can run on both.
  *
  * Harness routes (`/__stress/...`, before the session middleware; loopback
  * only, this is a test server): counters and RSS, the backend's session count
@@ -39,7 +51,7 @@ import Database from "better-sqlite3";
 import { createClient } from "redis";
 import postgres from "postgres";
 import { openStore } from "../examples/stores.ts";
-import { MemoryStore, Session } from "../mod.ts";
+import { CookieStore, MemoryStore, Session } from "../mod.ts";
 import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../mod.ts";
 import { sessionKey } from "../src/session_id.ts";
 import { serve } from "../test/helpers/oak_server.ts";
@@ -84,6 +96,9 @@ if (opened.store instanceof MemoryStore) {
       return inner.rotate(oldKey, newKey, change, n);
     },
     delete: (key: string) => inner.delete(key),
+    listByUser: (userId: string, n: number) => inner.listByUser(userId, n),
+    deleteByUser: (userId: string, exceptKeys: readonly string[], n: number) =>
+      inner.deleteByUser(userId, exceptKeys, n),
   };
 }
 
@@ -240,6 +255,13 @@ async function control(ctx: Context, path: string): Promise<void> {
 }
 
 const manager = new Session(store, { expireAfterSeconds: config.expireAfterSeconds, now });
+// The cookie store without revocations, beside the one with them (routes under /plain/).
+const plainManager = config.kind === "cookie"
+  ? new Session(
+    new CookieStore(config.env.COOKIE_SECRET, { sessionDataCookieName: "plain_data" }),
+    { expireAfterSeconds: config.expireAfterSeconds, now },
+  )
+  : undefined;
 
 const app = new Application({ logErrors: false });
 app.use(async (ctx, next) => {
@@ -270,14 +292,24 @@ app.use(async (ctx, next) => {
     if ((path === "/logout" || path === "/write") && token) round(token).markCommitted();
   }
 });
-app.addEventListener("error", () => {
-  stats.status5xx++;
+app.addEventListener("error", (event) => {
+  // A SessionMovedError answers 409: not a server error.
+  const status = (event.error as { status?: unknown } | undefined)?.status;
+  if (!(typeof status === "number" && status < 500)) stats.status5xx++;
 });
-app.use(manager.initMiddleware());
+const mainMiddleware = manager.initMiddleware();
+const plainMiddleware = plainManager?.initMiddleware();
+app.use((ctx, next) =>
+  plainMiddleware && ctx.request.url.pathname.startsWith("/plain/")
+    ? plainMiddleware(ctx, next)
+    : mainMiddleware(ctx, next)
+);
 app.use(async (ctx) => {
   const q = ctx.request.url.searchParams;
   const session = ctx.state.session as Session;
-  switch (ctx.request.url.pathname) {
+  const plain = plainManager !== undefined && ctx.request.url.pathname.startsWith("/plain/");
+  const path = plain ? ctx.request.url.pathname.slice("/plain".length) : ctx.request.url.pathname;
+  switch (path) {
     case "/anon":
       ctx.response.body = "ok";
       return;
@@ -345,6 +377,42 @@ app.use(async (ctx) => {
       ctx.response.body = "ok";
       return;
     }
+    case "/user/login": {
+      if (q.get("mode") === "regenerate") await session.regenerate();
+      session.set("browser", q.get("browser") ?? "");
+      session.setUser(q.get("user") ?? "nobody");
+      ctx.response.body = "ok";
+      return;
+    }
+    case "/user/whoami": {
+      const all = session.all();
+      ctx.response.body = JSON.stringify({
+        userId: session.userId ?? null,
+        browser: all.browser ?? null,
+        hits: all.hits ?? null,
+        keys: Object.keys(all),
+      });
+      return;
+    }
+    case "/user/rotate":
+      await session.regenerate();
+      ctx.response.body = "ok";
+      return;
+    case "/user/logout":
+      await session.destroy();
+      ctx.response.body = "ok";
+      return;
+    case "/user/revoke-all":
+      // From a client holding no session of the user: the manager's call.
+      ctx.response.body = String(
+        await (plain ? plainManager! : manager).revokeSessions(q.get("user") ?? "nobody"),
+      );
+      return;
+    case "/user/revoke-others":
+      ctx.response.body = String(
+        await session.revokeSessions(q.get("user") ?? "nobody", { except: ctx }),
+      );
+      return;
     default:
       ctx.response.status = 404;
   }
