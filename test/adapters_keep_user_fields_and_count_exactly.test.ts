@@ -253,7 +253,15 @@ for (const { name, open } of TARGETS) {
       await store.update(key, change(now, { userId: "dee" }), now);
       const moved = newKey();
       assert.equal(await store.rotate(key, moved, change(now, { lastSeenAt: now + 3 }), now), true);
-      assert.equal(await store.get(key, now), null);
+      // The old key holds only the rotation's marker: no user, nothing of the session.
+      const marker = await store.get(key, now);
+      assert.equal(marker?.movedAt, now);
+      assert.deepEqual(userFields(marker), {
+        userId: undefined,
+        lastSeenAt: undefined,
+        meta: undefined,
+        boundAt: undefined,
+      });
       assert.deepEqual(userFields(await store.get(moved, now)), {
         userId: "dee",
         lastSeenAt: now + 3,
