@@ -157,8 +157,11 @@ for (const name of BACKENDS) {
         store.rotate(oldK, newK, change(now, { set: fields({ b: 2 }) }), now),
         store.update(oldK, change(now, { set: fields({ late: true }) }), now),
       ]);
-      assert.deepEqual([rotated, updated], [true, false]);
-      assert.equal(await store.get(oldK, now), null);
+      // The update finds the rotation's marker: it writes nothing and says so.
+      assert.deepEqual([rotated, updated], [true, "moved"]);
+      const marker = await store.get(oldK, now);
+      assert.equal(marker?.movedAt, now);
+      assert.deepEqual(values(marker?.data), {});
       const moved = await store.get(newK, now);
       assert.deepEqual(values(moved?.data), { a: 1, b: 2 });
       assert.equal(moved?.createdAt, now, "createdAt kept");

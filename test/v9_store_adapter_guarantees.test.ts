@@ -155,22 +155,25 @@ describe("fromV9Store: what holds in one process and what does not across proces
 
   it("rotate: a failure while writing the new session leaves the old one, and no second copy", async () => {
     const real = new V9RedisStore(client, `${prefix}rot_`);
-    let failOn: "createSession" | "deleteSession" | null = null;
+    // createSession writes the new session; persistSessionData of "old" puts the marker there.
+    let failOn: "createSession" | "persistSessionData" | null = null;
     const faulty: V9Store = {
       getSessionById: (id) => real.getSessionById(id),
-      persistSessionData: (id, d) => real.persistSessionData(id, d),
+      persistSessionData(id, d) {
+        if (failOn === "persistSessionData" && id === "old") {
+          throw new Error("injected: backend down");
+        }
+        return real.persistSessionData(id, d);
+      },
       createSession(id, d) {
         if (failOn === "createSession") throw new Error("injected: backend down");
         return real.createSession(id, d);
       },
-      deleteSession(id) {
-        if (failOn === "deleteSession" && id === "old") throw new Error("injected: backend down");
-        return real.deleteSession(id);
-      },
+      deleteSession: (id) => real.deleteSession(id),
     };
     const store = fromV9Store(faulty);
     await store.create("old", rec({ user: "bo" }), NOW);
-    for (const fault of ["createSession", "deleteSession"] as const) {
+    for (const fault of ["createSession", "persistSessionData"] as const) {
       failOn = fault;
       await assert.rejects(store.rotate("old", "new", set({ x: 1 }), NOW), (e: unknown) => {
         assert.ok(e instanceof SessionStoreError);
@@ -182,7 +185,7 @@ describe("fromV9Store: what holds in one process and what does not across proces
       assert.equal(await store.get("new", NOW), null, `${fault}: no second copy`);
     }
     assert.equal(await store.rotate("old", "new", set({ x: 1 }), NOW), true);
-    assert.equal(await store.get("old", NOW), null);
+    assert.equal((await store.get("old", NOW))?.movedAt, NOW, "the old key holds the marker");
     assert.deepEqual(values((await store.get("new", NOW))!.data), { user: "bo", x: 1 });
     assert.equal(await store.rotate("gone", "new2", set({}), NOW), false);
     assert.equal(await store.get("new2", NOW), null);
