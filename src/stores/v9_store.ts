@@ -34,8 +34,9 @@
  *   processes, a slow write of the old session in another process, read
  *   before the rotation and written after it, replaces the marker with that
  *   session (the original's SQL stores included, since the marker is a
- *   document their `UPDATE` finds): the old ID is then a copy of the session
- *   as it was, valid beside the new one, as when both IDs are valid above.
+ *   document their `UPDATE` finds): the old ID then opens that request's
+ *   copy of the session, valid beside the new one (one more way two IDs are
+ *   valid at once across processes).
  *   The marker document is the original's shape with `_delete: true` and
  *   `_oak_sessions: { v: 1, mv }` (when it moved), so an earlier version of
  *   this adapter reads it as a deleted session: nothing, as the old key read
