@@ -5,7 +5,8 @@
  * Oak under JSR's name `@oak/oak`; Oak as `@oakserver/oak` with the package's
  * `oakserver.ts` entry (the example unchanged); and npm Oak 12 and 13 (inline,
  * and under an import-map name, from Deno's own npm cache), so each npm Oak
- * the package supports is checked once. Each program also proves that
+ * the package supports is checked once; and the original library's
+ * `makeStore` pattern (every store is a `Store`, `MongoStore` imports). Each program also proves that
  * `ctx.session` and `ctx.state.session` are `Session<T>` (not `any`) in a
  * router handler, and one control proves that without the declaration line
  * `ctx.session` is an error, so the checks could fail.
@@ -25,6 +26,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
+import { makeStore } from "./make_store_program.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const deno = join(repo, "node_modules", ".bin", "deno");
@@ -100,6 +102,15 @@ const projects: Project[] = [
       "oak-sessions": `${lib}/oakserver.ts`,
     }),
     program: () => seed + typedRoute,
+    expect: "pass",
+  },
+  {
+    name: "the original's makeStore pattern (Store, MongoStore), oakserver.ts entry",
+    imports: (lib) => ({
+      "@oakserver/oak": "npm:@oakserver/oak@^14.1.0",
+      "oak-sessions": `${lib}/oakserver.ts`,
+    }),
+    program: () => makeStore,
     expect: "pass",
   },
   {
