@@ -98,6 +98,7 @@ export function postgresStatements(tableName: string): {
   sweep: string;
   listByUser: string;
   deleteByUser: string;
+  deleteByUserUnlocked: string;
 } {
   checkTableName(tableName);
   // A validated identifier, so quoting it is enough.
@@ -236,6 +237,15 @@ export function postgresStatements(tableName: string): {
     // $1 the user, $2 the keys to keep (json array).
     deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 ` +
       "AND key NOT IN (SELECT json_array_elements_text($2::text::json))",
+    // The user's sessions no other statement holds, deleted, and how many the
+    // snapshot saw: fewer deleted means one was locked (a rotation may be
+    // moving it to a key this snapshot cannot see yet).
+    deleteByUserUnlocked: `WITH mine AS (SELECT key FROM ${t} WHERE user_id = $1 ` +
+      "AND key NOT IN (SELECT json_array_elements_text($2::text::json))), " +
+      `gone AS (DELETE FROM ${t} WHERE key IN (SELECT key FROM ${t} WHERE user_id = $1 ` +
+      "AND key NOT IN (SELECT json_array_elements_text($2::text::json)) FOR UPDATE SKIP LOCKED) " +
+      "RETURNING key) " +
+      "SELECT (SELECT count(*) FROM mine)::int AS seen, (SELECT count(*) FROM gone)::int AS removed",
   };
 }
 
@@ -507,11 +517,25 @@ export class PostgresStore implements ServerStore {
    * one `DELETE` on the `user_id` index, and returns how many went.
    */
   async deleteByUser(userId: string, exceptKeys: readonly string[], now: number): Promise<number> {
-    const r = await this.#run("delete the user's sessions", now, this.#s.deleteByUser, [
-      userId,
-      JSON.stringify(exceptKeys),
-    ]);
-    return r.count;
+    const params = [userId, JSON.stringify(exceptKeys)];
+    let removed = 0;
+    // A statement sees the rows committed when it began: a rotation that held
+    // a session's row while a plain DELETE waited for it commits a new row
+    // that DELETE cannot see. So delete what no one holds; while some row was
+    // held, wait for it (the blocking DELETE) and look again with a new snapshot.
+    for (;;) {
+      const r = await this.#run(
+        "delete the user's sessions",
+        now,
+        this.#s.deleteByUserUnlocked,
+        params,
+      );
+      const [seen, gone] = r.rows[0]; // positional: seen, removed
+      removed += Number(gone);
+      if (Number(gone) >= Number(seen)) return removed;
+      const held = await this.#run("delete the user's sessions", now, this.#s.deleteByUser, params);
+      removed += held.count;
+    }
   }
 
   /**
