@@ -16,7 +16,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { SessionConfigError } from "../src/errors.ts";
-import type { JsonFields, SessionChange, SessionRecord } from "../src/store.ts";
+import {
+  type JsonFields,
+  MOVED_MARKER_MS,
+  type SessionChange,
+  type SessionRecord,
+} from "../src/store.ts";
 import {
   type DenoKvAtomicOperation,
   type DenoKvKeyPart,
@@ -208,11 +213,12 @@ if (deno === undefined) {
       assert.deepEqual(await indexed(prefix, "ann"), []);
       assert.deepEqual(await indexed(prefix, "bob"), [k]);
 
-      // A rotation moves the session and its entry together.
+      // A rotation moves the session and its entry together, and leaves the
+      // marker (no index entry) under the old key.
       assert.equal(await store.rotate(k, moved, change({}), T0), true);
       assert.deepEqual(t.commits.at(-1), [
-        { type: "delete", key: session },
         { type: "delete", key: bob(k) },
+        { type: "set", key: session, expireIn: MOVED_MARKER_MS },
         { type: "set", key: [...prefix, moved], expireIn: HOUR },
         { type: "set", key: bob(moved), expireIn: HOUR },
       ]);
