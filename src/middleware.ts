@@ -252,7 +252,12 @@ export class SessionEngine<S> {
       } catch (error) {
         throw asStoreError(error, "reading the session cookie");
       }
-      if (found && this.#alive(found.session, now)) {
+      if (found !== null && "revoked" in found) {
+        // Revoked since it was sealed: start empty, and leave the browser's
+        // cookie alone (it may hold a newer one by now, which a late clear
+        // would log out).
+        state = freshState(now);
+      } else if (found && this.#alive(found.session, now)) {
         const { id, ...record } = found.session;
         state = loadedState(id, record, undefined);
         // Sealed with an older key: re-seal with the newest on this request.

@@ -210,9 +210,15 @@ export interface ClientStore {
    * The session in the request's cookies, or `null` when there is none, or it
    * is tampered, expired (at `now`), or sealed with an unknown key. Never throws
    * for bad cookies. `stale: true` asks the middleware to re-seal it even when
-   * nothing changed (it was sealed with an older key).
+   * nothing changed (it was sealed with an older key). `{ revoked: true }`: a
+   * sound cookie of a session revoked since (`revokeUser`); the request starts
+   * empty, and the cookie is not cleared, since the browser may hold a newer
+   * one by now (the session that "log out other devices" kept, re-sealed).
    */
-  read(cookies: CookieJar, now: number): Promise<{ session: SealedSession; stale: boolean } | null>;
+  read(
+    cookies: CookieJar,
+    now: number,
+  ): Promise<{ session: SealedSession; stale: boolean } | { revoked: true } | null>;
   /**
    * Seal `session` into the response's cookies. Throws `SessionTooLargeError`
    * before writing anything when it does not fit. `cookieOptions` are the

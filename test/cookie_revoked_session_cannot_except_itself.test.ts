@@ -31,6 +31,20 @@ for (const backend of REVOCATIONS_BACKENDS) {
     });
     after(() => app?.close());
 
+    it("a late request of the browser that logged out the others, with its cookie from before, leaves the kept cookie alone", async () => {
+      const user = newUser();
+      const browser = app.client();
+      await login(browser, user);
+      const before = browser.clone(); // sent before the answer below arrived
+      app.clock += 1000;
+      assert.equal((await browser.post(`/slow-revoke-others?user=${user}`)).status, 200);
+      const late = await before.get("/whoami");
+      assert.equal(late.status, 200);
+      assert.equal(late.json().user, null, "the cookie from before opens nothing");
+      assert.deepEqual(late.setCookies, [], "the late answer set or cleared a cookie");
+      assert.equal(await whoami(browser), user, "the kept session stays");
+    });
+
     it("after the user logs out the other devices, the copied cookie's in-flight 'log out others' ends only itself", async () => {
       const user = newUser();
       const owner = app.client();

@@ -85,9 +85,15 @@ async function opened(store: CookieStore, cookies: Record<string, string>, now =
   return await store.read(oakJar(cookies).jar, now);
 }
 
+/** Whether `read` opened a session (not `null`, not `{ revoked: true }`). */
+function isOpen(got: Awaited<ReturnType<CookieStore["read"]>>): boolean {
+  return got !== null && "session" in got;
+}
+
 /** Whether the cookies of `s`, sealed by `store`, open at `now`. */
 async function opens(store: CookieStore, s: SealedSession, now = T0 + 1000): Promise<boolean> {
-  return (await opened(store, await written(store, s), now)) !== null;
+  const got = await opened(store, await written(store, s), now);
+  return got !== null && "session" in got;
 }
 
 describe("the cookie seals userId, lastSeenAt, meta and boundAt", () => {
@@ -98,7 +104,7 @@ describe("the cookie seals userId, lastSeenAt, meta and boundAt", () => {
     s.lastSeenAt = T0 + 700;
     s.meta = '{"i":2592000,"p":true,"ua":"Mozilla/5.0 \\"x\\"","ip":"127.0.0.1"}';
     const got = await opened(store, await written(store, s));
-    assert.ok(got);
+    assert.ok(got && "session" in got);
     assert.deepEqual({ ...got.session }, { ...s });
     assert.equal(got.session.meta, s.meta, "meta kept as its text");
   });
@@ -106,7 +112,7 @@ describe("the cookie seals userId, lastSeenAt, meta and boundAt", () => {
   it("a session without them reads without them", async () => {
     const s = session(undefined, undefined);
     const got = await opened(store, await written(store, s));
-    assert.ok(got);
+    assert.ok(got && "session" in got);
     for (const k of ["userId", "lastSeenAt", "meta", "boundAt"]) {
       assert.ok(!(k in got.session), `${k} absent`);
     }
@@ -114,12 +120,12 @@ describe("the cookie seals userId, lastSeenAt, meta and boundAt", () => {
 
   it("a cookie sealed by the previous version of the format still opens", async () => {
     const got = await opened(store, { session_data: OLD_SEALED }, T0);
-    assert.ok(got, "it opens");
+    assert.ok(got && "session" in got, "it opens");
     assert.deepEqual({ ...got.session }, { ...OLD_SESSION });
     assert.equal(got.stale, false);
     // With revocations too: a session with no user needs no lookup.
     const withRevocations = new CookieStore(SECRET, { revocations: new MemoryStore() });
-    assert.ok(await opened(withRevocations, { session_data: OLD_SEALED }, T0));
+    assert.ok(isOpen(await opened(withRevocations, { session_data: OLD_SEALED }, T0)));
   });
 
   it("a session without the new fields seals exactly as the previous version did", async () => {
@@ -164,15 +170,15 @@ for (const backend of BACKENDS) {
       const noBoundAt = await written(store, session("ann", undefined, T0));
       const boundAtNotBefore = await written(store, session("ann", T0 + 100));
       const boundLater = await written(store, session("ann", T0 + 200));
-      assert.ok(await opened(store, before), "opens before the revocation");
+      assert.ok(isOpen(await opened(store, before)), "opens before the revocation");
 
       await store.revokeUser!("ann", T0 + 100, T0 + 100 + IDLE);
 
-      assert.equal(await opened(store, before), null, "bound before notBefore");
-      assert.equal(await opened(store, noBoundAt), null, "no boundAt: createdAt counts");
-      assert.ok(await opened(store, createdBeforeBoundAt), "boundAt counts, not createdAt");
-      assert.ok(await opened(store, boundAtNotBefore), "bound at notBefore");
-      assert.ok(await opened(store, boundLater), "bound after notBefore");
+      assert.deepEqual(await opened(store, before), { revoked: true }, "bound before notBefore");
+      assert.deepEqual(await opened(store, noBoundAt), { revoked: true }, "no boundAt: createdAt");
+      assert.ok(isOpen(await opened(store, createdBeforeBoundAt)), "boundAt counts, not createdAt");
+      assert.ok(isOpen(await opened(store, boundAtNotBefore)), "bound at notBefore");
+      assert.ok(isOpen(await opened(store, boundLater)), "bound after notBefore");
       // The record: under "revoked:" + base64url SHA-256 of the user ID.
       const key = "revoked:" + createHash("sha256").update("ann").digest("base64url");
       assert.equal(revocationKey("ann"), key);
@@ -190,11 +196,11 @@ for (const backend of BACKENDS) {
       const at50 = await written(store, session("bea", T0 + 50));
       const at150 = await written(store, session("bea", T0 + 150));
       await store.revokeUser!("bea", T0 + 100, T0 + 100 + IDLE);
-      assert.equal(await opened(store, at50), null);
-      assert.ok(await opened(store, at150));
+      assert.deepEqual(await opened(store, at50), { revoked: true });
+      assert.ok(isOpen(await opened(store, at150)));
 
       await store.revokeUser!("bea", T0 + 10, T0 + 10 + IDLE);
-      assert.equal(await opened(store, at50), null, "still revoked");
+      assert.deepEqual(await opened(store, at50), { revoked: true }, "still revoked");
       assert.equal((await revocations.get(revocationKey("bea"), T0))!.createdAt, T0 + 100);
 
       // An earlier notBefore with a later until keeps the time, extends the record.
@@ -203,7 +209,11 @@ for (const backend of BACKENDS) {
       assert.deepEqual([kept.createdAt, kept.expiresAt], [T0 + 100, T0 + 20 + 2 * IDLE]);
 
       await store.revokeUser!("bea", T0 + 200, T0 + 200 + IDLE);
-      assert.equal(await opened(store, at150), null, "the later revocation covers it");
+      assert.deepEqual(
+        await opened(store, at150),
+        { revoked: true },
+        "the later revocation covers it",
+      );
       const moved = (await revocations.get(revocationKey("bea"), T0))!;
       assert.deepEqual([moved.createdAt, moved.expiresAt], [T0 + 200, T0 + 20 + 2 * IDLE]);
     });
@@ -213,8 +223,9 @@ for (const backend of BACKENDS) {
       const times = [T0 + 40, T0 + 90, T0 + 10, T0 + 70, T0 + 30];
       await Promise.all(times.map((t) => store.revokeUser!("cy", t, t + IDLE)));
       assert.equal((await revocations.get(revocationKey("cy"), T0))!.createdAt, T0 + 90);
+      // Bound before the revocation: not even sealed (write checks it), so nothing opens.
       assert.equal(await opened(store, await written(store, session("cy", T0 + 89))), null);
-      assert.ok(await opened(store, await written(store, session("cy", T0 + 90))));
+      assert.ok(isOpen(await opened(store, await written(store, session("cy", T0 + 90)))));
     });
 
     it("other users, and sessions with no user, are untouched", async () => {
@@ -256,12 +267,12 @@ describe("a failing revocations store fails the read", () => {
     try {
       const store = new CookieStore(SECRET, { revocations: new SqliteStore(db, "revocations") });
       const cookies = await written(store, session("fay", T0));
-      assert.ok(await opened(store, cookies));
+      assert.ok(isOpen(await opened(store, cookies)));
       // The fault: the database is closed under the store (a real failure, not a fake).
       db.close();
       await assert.rejects(opened(store, cookies), SessionStoreError);
       // A session with no user needs no lookup, so it still opens.
-      assert.ok(await opened(store, await written(store, session(undefined, undefined))));
+      assert.ok(isOpen(await opened(store, await written(store, session(undefined, undefined)))));
     } finally {
       dir.remove();
     }

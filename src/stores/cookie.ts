@@ -102,6 +102,9 @@ export interface CookieStoreOptions {
 /** The methods every server store has. */
 const SERVER_STORE_METHODS = ["get", "create", "update", "rotate", "delete"] as const;
 
+/** `read`'s answer for a sound cookie of a session revoked since it was sealed. */
+const REVOKED: { revoked: true } = Object.freeze({ revoked: true as const });
+
 function checkRevocations(store: unknown): ServerStore | undefined {
   if (store === undefined) return undefined;
   const example = "e.g. new CookieStore(secret, { revocations: new SqliteStore(db) })";
@@ -267,7 +270,7 @@ export class CookieStore implements ClientStore {
   async read(
     cookies: CookieJar,
     now: number,
-  ): Promise<{ session: SealedSession; stale: boolean } | null> {
+  ): Promise<{ session: SealedSession; stale: boolean } | { revoked: true } | null> {
     // Looks as far as any store could have written, so a stray chunk past a
     // gap or past maxCookies is seen (and refused) rather than ignored.
     const chunks = await this.#requestChunks(cookies, MAX_COOKIES_LIMIT);
@@ -290,7 +293,7 @@ export class CookieStore implements ClientStore {
     if (!opened || !isSessionId(opened.session.id)) return null;
     // Only a session bound to a user, with revocations kept, costs a lookup.
     if (this.#revocations === undefined || opened.session.userId === undefined) return opened;
-    return await this.#revoked(opened.session, now) ? null : opened;
+    return await this.#revoked(opened.session, now) ? REVOKED : opened;
   }
 
   /** Whether `session`'s user was revoked after it was bound (a store failure throws). */
