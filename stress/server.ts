@@ -96,9 +96,9 @@ if (opened.store instanceof MemoryStore) {
       return inner.rotate(oldKey, newKey, change, n);
     },
     delete: (key: string) => inner.delete(key),
-    listByUser: (userId: string, n: number) => inner.listByUser(userId, n),
+    listByUser: (userId: string, n: number) => inner.listByUser!(userId, n),
     deleteByUser: (userId: string, exceptKeys: readonly string[], n: number) =>
-      inner.deleteByUser(userId, exceptKeys, n),
+      inner.deleteByUser!(userId, exceptKeys, n),
   };
 }
 
@@ -106,6 +106,7 @@ if (opened.store instanceof MemoryStore) {
 interface Backend {
   count(): Promise<number>;
   dump(): Promise<string>;
+  /** Whether a session (not a rotation's marker) is stored under `key`. */
   exists(key: string): Promise<boolean>;
 }
 
@@ -123,7 +124,10 @@ async function openBackend(): Promise<Backend> {
           }
           return JSON.stringify(out);
         },
-        exists: async (key) => (await memory.get(key, -Infinity)) !== null,
+        exists: async (key) => {
+          const record = await memory.get(key, -Infinity);
+          return record !== null && record.movedAt === undefined;
+        },
       };
     }
     case "sqlite": {
@@ -136,7 +140,8 @@ async function openBackend(): Promise<Backend> {
         dump: () => Promise.resolve(JSON.stringify(db.prepare("SELECT * FROM sessions").all())),
         exists: (key) =>
           Promise.resolve(
-            db.prepare("SELECT 1 FROM sessions WHERE key = ?").get(key) !== undefined,
+            db.prepare("SELECT 1 FROM sessions WHERE key = ? AND moved_at IS NULL").get(key) !==
+              undefined,
           ),
       };
     }
@@ -161,7 +166,9 @@ async function openBackend(): Promise<Backend> {
           }
           return lines.join("\n");
         },
-        exists: async (key) => (await client.exists(`session_${key}`)) === 1,
+        exists: async (key) =>
+          (await client.exists(`session_${key}`)) === 1 &&
+          !(await client.hExists(`session_${key}`, "m:mv")),
       };
     }
     case "postgres": {
@@ -176,7 +183,8 @@ async function openBackend(): Promise<Backend> {
             ),
           ),
         exists: async (key) =>
-          (await sql.unsafe(`SELECT 1 FROM ${table} WHERE key = $1`, [key])).length > 0,
+          (await sql.unsafe(`SELECT 1 FROM ${table} WHERE key = $1 AND moved_at IS NULL`, [key]))
+            .length > 0,
       };
     }
     case "cookie":
