@@ -263,3 +263,48 @@ export function checkNearMisses(
     }
   }
 }
+
+const warnedRenames = new Set<string>();
+
+/**
+ * Options renamed to the one naming scheme all stores share
+ * (`keyPrefix`, `timeoutMs`, `cleanupIntervalSeconds`) keep working under
+ * their old names: returns `options` with each old key in `renames`
+ * (old name -> new name) moved to its new name, and says so once per
+ * process and name with `console.warn`. Both names at once is a
+ * `SessionConfigError`: which one was meant is not ours to guess.
+ *
+ * ```ts
+ * renamedOptions("MemoryStore", { sweepIntervalSeconds: 60 }, { sweepIntervalSeconds: "cleanupIntervalSeconds" });
+ * // -> { cleanupIntervalSeconds: 60 }, after one warning
+ * ```
+ */
+export function renamedOptions<T extends object>(
+  where: string,
+  options: T,
+  renames: Readonly<Record<string, string>>,
+): T {
+  if (typeof options !== "object" || options === null) return options;
+  let renamed: Record<string, unknown> | undefined;
+  for (const [oldName, newName] of Object.entries(renames)) {
+    if (!Object.hasOwn(options, oldName)) continue;
+    if (Object.hasOwn(options, newName)) {
+      throw new SessionConfigError(
+        `${where}: options ${JSON.stringify(oldName)} and ${JSON.stringify(newName)} are the same ` +
+          `option under its old and new name; pass only ${JSON.stringify(newName)}`,
+      );
+    }
+    renamed ??= { ...options };
+    renamed[newName] = renamed[oldName];
+    delete renamed[oldName];
+    const once = `${where}.${oldName}`;
+    if (!warnedRenames.has(once)) {
+      warnedRenames.add(once);
+      console.warn(
+        `oak-sessions: ${where} option ${JSON.stringify(oldName)} is now ${JSON.stringify(newName)}; ` +
+          `the old name still works but will be removed in the next major version`,
+      );
+    }
+  }
+  return (renamed ?? options) as T;
+}
