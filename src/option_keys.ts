@@ -290,18 +290,23 @@ export function renamedOptions<T extends object>(
     if (!Object.hasOwn(options, oldName)) continue;
     if (Object.hasOwn(options, newName)) {
       throw new SessionConfigError(
-        `${where}: options ${JSON.stringify(oldName)} and ${JSON.stringify(newName)} are the same ` +
+        `${where}: options ${JSON.stringify(oldName)} and ${
+          JSON.stringify(newName)
+        } are the same ` +
           `option under its old and new name; pass only ${JSON.stringify(newName)}`,
       );
     }
-    renamed ??= { ...options };
-    renamed[newName] = renamed[oldName];
-    delete renamed[oldName];
+    const copy: Record<string, unknown> = renamed ?? { ...(options as Record<string, unknown>) };
+    copy[newName] = copy[oldName];
+    delete copy[oldName];
+    renamed = copy;
     const once = `${where}.${oldName}`;
     if (!warnedRenames.has(once)) {
       warnedRenames.add(once);
       console.warn(
-        `oak-sessions: ${where} option ${JSON.stringify(oldName)} is now ${JSON.stringify(newName)}; ` +
+        `oak-sessions: ${where} option ${JSON.stringify(oldName)} is now ${
+          JSON.stringify(newName)
+        }; ` +
           `the old name still works but will be removed in the next major version`,
       );
     }
