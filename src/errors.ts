@@ -6,7 +6,10 @@
  * @module
  */
 
-/** Base class of every error oak-sessions throws on purpose. */
+/**
+ * Base class of every error oak-sessions throws on purpose: catch it to
+ * handle them all.
+ */
 export class SessionError extends Error {
   /** An error with `message` (and, optionally, the `cause` it wraps). */
   constructor(message: string, options?: ErrorOptions) {
@@ -29,11 +32,10 @@ export class SessionError extends Error {
  * }
  * ```
  */
-export class SessionConfigError extends TypeError {
+export class SessionConfigError extends SessionError {
   /** An error whose `message` says what was wrong and what to do. */
   constructor(message: string) {
     super(message);
-    this.name = "SessionConfigError";
   }
 }
 
@@ -43,13 +45,12 @@ export class SessionConfigError extends TypeError {
  * non-finite number, a circular structure, or a class instance such as
  * `Map` or `Date`.
  */
-export class SessionValueError extends TypeError {
+export class SessionValueError extends SessionError {
   /** The session key whose value was rejected. */
   readonly key: string;
   /** An error about the value given for `key`. */
   constructor(key: string, message: string) {
     super(message);
-    this.name = "SessionValueError";
     this.key = key;
   }
 }

@@ -568,7 +568,7 @@ export class SessionEngine<S> {
     );
   }
 
-  /** `session.deleteSession(ctx | id)` of the seed: end a session from any route. */
+  /** `session.deleteSession(ctx | id)` of the original library: end a session from any route. */
   async deleteSession(
     target: OakContextLike | string | Promise<string | undefined> | undefined,
   ): Promise<void> {

@@ -118,13 +118,13 @@ function dropFlash(s: RequestState, key: string): void {
  * });
  * ```
  *
- * The seed's style works too: `const session = new Session(store)`, then
+ * The original library's style works too: `const session = new Session(store)`, then
  * `router.get(path, session.initMiddleware(), handler)` and
  * `await session.deleteSession(ctx)`.
  */
 export class Session<T extends SessionShape = SessionShape> {
   /**
-   * A session manager for the seed's style: `new Session(store?, options?)`,
+   * A session manager for the original library's style: `new Session(store?, options?)`,
    * then `session.initMiddleware()` on the routes that use sessions. The store
    * defaults to a `MemoryStore`; a store written for the original
    * oak_sessions' `Store` interface is taken as it is (see `fromV9Store`).
@@ -185,7 +185,7 @@ export class Session<T extends SessionShape = SessionShape> {
 
   /**
    * Set `key` to `value`; `null` or `undefined` deletes the key. Throws a
-   * `SessionValueError` (a `TypeError`) at once when JSON cannot carry the
+   * `SessionValueError` at once when JSON cannot carry the
    * value faithfully.
    */
   set<K extends keyof T & string>(key: K, value: T[K] | null | undefined): void {

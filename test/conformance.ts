@@ -23,6 +23,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
 import { Session } from "../src/session.ts";
+import { SessionConfigError, SessionValueError } from "../src/errors.ts";
 import type {
   ServerStore,
   SessionChange,
@@ -136,7 +137,9 @@ export function conformance(target: ConformanceTarget): void {
         try {
           ctx.response.body = await work();
         } catch (error) {
-          if (!(error instanceof TypeError)) throw error;
+          if (!(error instanceof SessionConfigError || error instanceof SessionValueError)) {
+            throw error;
+          }
           ctx.response.status = 400;
           ctx.response.body = { error: error.name, message: error.message };
         }
