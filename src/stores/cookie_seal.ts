@@ -52,6 +52,7 @@ import { SessionConfigError, SessionValueError } from "../errors.ts";
 import { allOf, chain, type MaybePromise } from "../maybe_promise.ts";
 import { randomBytes } from "../random_bytes.ts";
 import { emptyFields, type JsonFields, type SealedSession } from "../store.ts";
+import { concat } from "./shared/record_codec.ts";
 
 /** A secret for the cookie store: at least 32 characters, or 32 bytes. */
 export type CookieSecret = string | Uint8Array;
@@ -498,11 +499,5 @@ async function transform(
     }
     parts.push(value);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts);
 }

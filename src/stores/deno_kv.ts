@@ -45,8 +45,6 @@ import { SessionConfigError, SessionStoreError, SessionTooLargeError } from "../
 import { checkOptionKeys, DENO_KV_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
-  emptyFields,
-  type JsonFields,
   movedMarker,
   type ServerStore,
   type SessionChange,
@@ -54,6 +52,7 @@ import {
   type UserSession,
   type WriteResult,
 } from "../store.ts";
+import { fields } from "./shared/record_codec.ts";
 
 /** A part of a Deno KV key, as `Deno.KvKeyPart` allows it. */
 export type DenoKvKeyPart = Uint8Array | string | number | bigint | boolean | symbol;
@@ -263,17 +262,6 @@ function encode(record: SessionRecord): Uint8Array {
     );
   }
   return bytes;
-}
-
-function fields(value: unknown): JsonFields | null {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
-  const out = emptyFields();
-  for (const k of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[k];
-    if (typeof v !== "string") return null;
-    out[k] = v;
-  }
-  return out;
 }
 
 /** The record in a stored value, or `null` for anything this store did not write. */

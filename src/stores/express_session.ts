@@ -60,8 +60,6 @@ import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { checkOptionKeys, EXPRESS_SESSION_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
-  emptyFields,
-  type JsonFields,
   MOVED_MARKER_MS,
   movedMarker,
   type ServerStore,
@@ -69,6 +67,7 @@ import {
   type SessionRecord,
   type WriteResult,
 } from "../store.ts";
+import { copyFields, fields } from "./shared/record_codec.ts";
 
 /** The callback of an express-session store call. */
 export type ExpressSessionCallback<T = unknown> = (error?: unknown, value?: T) => void;
@@ -172,17 +171,6 @@ function checkStore(store: unknown): ExpressSessionStoreLike {
   return store as ExpressSessionStoreLike;
 }
 
-function fields(value: unknown): JsonFields | null {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
-  const out = emptyFields();
-  for (const k of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[k];
-    if (typeof v !== "string") return null;
-    out[k] = v;
-  }
-  return out;
-}
-
 /**
  * The record inside what the store returned (a rotation's marker as a record
  * with `movedAt`), or `null` for anything this adapter did not write.
@@ -235,17 +223,12 @@ function cookieFor(remaining: number): ExpressSessionCookie {
 }
 
 function encode(record: SessionRecord, now: number): ExpressSessionData {
-  const copy = (f: JsonFields) => {
-    const out = emptyFields();
-    for (const k in f) out[k] = f[k];
-    return out;
-  };
   const payload: Record<string, unknown> = {
     v: 1,
     c: record.createdAt,
     e: Number.isFinite(record.expiresAt) ? record.expiresAt : null,
-    d: copy(record.data),
-    f: copy(record.flash),
+    d: copyFields(record.data),
+    f: copyFields(record.flash),
   };
   // Written only when set, so a session without them is stored as before.
   if (record.userId !== undefined) payload.u = record.userId;

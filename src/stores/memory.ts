@@ -8,8 +8,6 @@ import { SessionConfigError } from "../errors.ts";
 import { checkOptionKeys, MEMORY_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
-  emptyFields,
-  type JsonFields,
   movedMarker,
   type ServerStore,
   type SessionChange,
@@ -17,6 +15,7 @@ import {
   type UserSession,
   type WriteResult,
 } from "../store.ts";
+import { copyFields, hasFields } from "./shared/record_codec.ts";
 
 /** Options of `new MemoryStore(options)`. */
 export interface MemoryStoreOptions {
@@ -28,12 +27,6 @@ export interface MemoryStoreOptions {
   maxSessions?: number;
   /** Expired sessions are swept at most once per this many seconds, during normal calls. Default 60. */
   sweepIntervalSeconds?: number;
-}
-
-function copyFields(fields: JsonFields): JsonFields {
-  const out = emptyFields();
-  for (const k in fields) out[k] = fields[k];
-  return out;
 }
 
 function copyRecord(r: SessionRecord): SessionRecord {
@@ -61,11 +54,6 @@ function frozen(record: SessionRecord): SessionRecord {
   Object.freeze(record.data);
   Object.freeze(record.flash);
   return Object.freeze(record);
-}
-
-function hasFields(fields: Record<string, unknown>): boolean {
-  for (const _ in fields) return true;
-  return false;
 }
 
 /**
