@@ -218,11 +218,13 @@ export class SessionEngine<S> {
     if (record.meta === undefined) return this.#appLifetime;
     const meta = parseMeta(record.meta);
     // Bounded by the app's maximums as they are now, even if they were lowered since.
-    const idleMs = meta.i === undefined ? o.idleMs : Math.min(meta.i * 1000, o.maxIdleMs);
-    const absoluteMs = meta.a === undefined
+    const idleMs = meta.idleSeconds === undefined
+      ? o.idleMs
+      : Math.min(meta.idleSeconds * 1000, o.maxIdleMs);
+    const absoluteMs = meta.absoluteSeconds === undefined
       ? o.absoluteMs
-      : Math.min(meta.a * 1000, o.maxAbsoluteMs);
-    const persistent = meta.p ?? o.cookieMaxAge !== undefined;
+      : Math.min(meta.absoluteSeconds * 1000, o.maxAbsoluteMs);
+    const persistent = meta.persistent ?? o.cookieMaxAge !== undefined;
     return { idleMs, absoluteMs, maxAge: persistent ? Math.floor(idleMs / 1000) : undefined };
   }
 
@@ -390,11 +392,11 @@ export class SessionEngine<S> {
     const { recordUserAgent, recordIp } = this.options;
     if (!recordUserAgent && !recordIp) return;
     const meta = { ...parseMeta(s.record.meta) };
-    delete meta.ua;
+    delete meta.userAgent;
     delete meta.ip;
     if (recordUserAgent) {
       const ua = ctx.request.headers?.get("user-agent");
-      if (ua) meta.ua = ua.slice(0, 512);
+      if (ua) meta.userAgent = ua.slice(0, 512);
     }
     const ip = (ctx.request as { ip?: unknown }).ip;
     // Behind a proxy the address comes from X-Forwarded-For: keep only an address.

@@ -9,16 +9,28 @@
 /** @internal A session's settings, as parsed from `SessionRecord.meta`. */
 export interface SessionMeta {
   /** Idle timeout in seconds, when the session has its own. */
-  i?: number;
+  idleSeconds?: number;
   /** Absolute lifetime in seconds, when the session has its own. */
-  a?: number;
+  absoluteSeconds?: number;
   /** Whether the cookie outlives the browser session (`true`) or not (`false`); unset: the app's default. */
-  p?: boolean;
+  persistent?: boolean;
   /** The User-Agent the session was bound on. */
-  ua?: string;
+  userAgent?: string;
   /** The IP address the session was bound from. */
   ip?: string;
 }
+
+/**
+ * Each setting's key in the stored text. Short, and never to change: sessions
+ * already stored carry these keys.
+ */
+const STORED_KEYS: { readonly [K in keyof Required<SessionMeta>]: string } = {
+  idleSeconds: "i",
+  absoluteSeconds: "a",
+  persistent: "p",
+  userAgent: "ua",
+  ip: "ip",
+};
 
 const EMPTY: SessionMeta = Object.freeze({});
 
@@ -46,19 +58,27 @@ export function parseMeta(meta: string | undefined): SessionMeta {
   if (typeof value !== "object" || value === null) return EMPTY;
   const v = value as Record<string, unknown>;
   const out: SessionMeta = {};
-  const i = positive(v.i);
-  if (i !== undefined) out.i = i;
-  const a = positive(v.a);
-  if (a !== undefined) out.a = a;
-  if (typeof v.p === "boolean") out.p = v.p;
-  const ua = text(v.ua);
-  if (ua !== undefined) out.ua = ua;
-  const ip = text(v.ip);
+  const idleSeconds = positive(v[STORED_KEYS.idleSeconds]);
+  if (idleSeconds !== undefined) out.idleSeconds = idleSeconds;
+  const absoluteSeconds = positive(v[STORED_KEYS.absoluteSeconds]);
+  if (absoluteSeconds !== undefined) out.absoluteSeconds = absoluteSeconds;
+  const persistent = v[STORED_KEYS.persistent];
+  if (typeof persistent === "boolean") out.persistent = persistent;
+  const userAgent = text(v[STORED_KEYS.userAgent]);
+  if (userAgent !== undefined) out.userAgent = userAgent;
+  const ip = text(v[STORED_KEYS.ip]);
   if (ip !== undefined) out.ip = ip;
   return out;
 }
 
-/** @internal `meta` as stored. */
+/**
+ * @internal `meta` as stored: each setting under its stored key, in the
+ * order the settings were put in `meta`.
+ */
 export function metaText(meta: SessionMeta): string {
-  return JSON.stringify(meta);
+  const stored: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(meta)) {
+    stored[STORED_KEYS[name as keyof SessionMeta] ?? name] = value;
+  }
+  return JSON.stringify(stored);
 }

@@ -137,12 +137,12 @@ export function setLifetime(
     );
   }
   const meta: SessionMeta = { ...parseMeta(s.record.meta) };
-  delete meta.i;
-  delete meta.a;
-  delete meta.p;
-  if (idle !== undefined) meta.i = idle;
-  if (absolute !== undefined) meta.a = absolute;
-  if (persistent !== undefined) meta.p = persistent;
+  delete meta.idleSeconds;
+  delete meta.absoluteSeconds;
+  delete meta.persistent;
+  if (idle !== undefined) meta.idleSeconds = idle;
+  if (absolute !== undefined) meta.absoluteSeconds = absolute;
+  if (persistent !== undefined) meta.persistent = persistent;
   const text = metaText(meta);
   if (text === (s.record.meta ?? "{}")) return;
   ownRecord(s).meta = text;
@@ -206,7 +206,7 @@ export async function listSessions(
       current: mine.includes(key),
       persistent: lifetime.maxAge !== undefined,
     };
-    if (meta.ua !== undefined) info.userAgent = meta.ua;
+    if (meta.userAgent !== undefined) info.userAgent = meta.userAgent;
     if (meta.ip !== undefined) info.ip = meta.ip;
     list.push(info);
   }
