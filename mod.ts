@@ -45,18 +45,12 @@ export type {
   UserSession,
   WriteResult,
 } from "./src/store.ts";
-export {
-  applyChange,
-  emptyFields,
-  incremented,
-  MOVED_MARKER_MS,
-  movedMarker,
-} from "./src/store.ts";
+export { MOVED_MARKER_MS, movedMarker } from "./src/store.ts";
 export { MAX_VALUE_DEPTH } from "./src/json_value.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/stores/memory.ts";
 export { CookieStore, type CookieStoreOptions } from "./src/stores/cookie.ts";
 export type { CookieSecret } from "./src/stores/cookie_seal.ts";
-export { sqliteStatements, SqliteStore, type SqliteStoreOptions } from "./src/stores/sqlite.ts";
+export { SqliteStore, type SqliteStoreOptions } from "./src/stores/sqlite.ts";
 export type {
   PreparedStatementDatabase,
   QueryDatabase,
@@ -64,21 +58,13 @@ export type {
   SqlValue,
 } from "./src/stores/sqlite_drivers.ts";
 export { RedisStore, type RedisStoreOptions } from "./src/stores/redis.ts";
+export type { RedisSessionLogic } from "./src/stores/redis_logic.ts";
 export {
   WebdisStore,
   type WebdisStoreOptions,
   type WebdisTransportName,
 } from "./src/stores/webdis.ts";
-export {
-  RedisSessionLogic,
-  type RedisSessionLogicOptions,
-  type RedisTransport,
-} from "./src/stores/redis_logic.ts";
-export {
-  postgresStatements,
-  PostgresStore,
-  type PostgresStoreOptions,
-} from "./src/stores/postgres.ts";
+export { PostgresStore, type PostgresStoreOptions } from "./src/stores/postgres.ts";
 export type {
   NodePostgresQueryable,
   PostgresDatabase,
@@ -105,7 +91,7 @@ export {
 export {
   fromV9Store,
   type V9Store,
-  V9StoreAdapter,
+  type V9StoreAdapter,
   type V9StoreOptions,
 } from "./src/stores/v9_store.ts";
 export type { Store } from "./src/any_store.ts";
