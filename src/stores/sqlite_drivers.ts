@@ -3,11 +3,14 @@
  * synchronous interface `SqliteStore` needs. The driver is recognised by the
  * shape of the object, never imported: oak-sessions bundles no driver.
  *
- * Two shapes are supported:
+ * Three shapes are supported:
  * - prepared statements: `db.prepare(sql)` returning a statement with
  *   `get(...params)` / `run(...params)`, and `db.exec(sql)`. This is
  *   better-sqlite3's `Database`, `node:sqlite`'s `DatabaseSync` (Node 22+,
  *   Deno 2) and Deno's `@db/sqlite` `Database`.
+ * - Bun's `bun:sqlite` `Database`: prepared statements too, read with the
+ *   statement's `values(...params)` (rows as arrays, in column order). It is
+ *   told apart by what only it has: `query`, `prepare` and `fileControl`.
  * - queries: `db.query(sql, params)` returning rows as arrays (or an
  *   iterable of them), as the `DB` of deno.land/x/sqlite; its `execute(sql)`
  *   and `prepareQuery(sql)` are used when present.
@@ -43,7 +46,8 @@ export interface SqlConnection {
 
 /**
  * A database with prepared statements: better-sqlite3's `Database`,
- * `node:sqlite`'s `DatabaseSync`, or `@db/sqlite`'s `Database`.
+ * `node:sqlite`'s `DatabaseSync`, `@db/sqlite`'s `Database`, or Bun's
+ * `bun:sqlite` `Database`.
  *
  * ```ts
  * import Database from "better-sqlite3";
@@ -86,7 +90,8 @@ export type SqliteDatabase = PreparedStatementDatabase | QueryDatabase;
 /** The drivers `SqliteStore` recognises, for messages. */
 export const SUPPORTED_SQLITE_DRIVERS =
   "better-sqlite3 (new Database(path)), node:sqlite (new DatabaseSync(path)), " +
-  "@db/sqlite (new Database(path)) or deno.land/x/sqlite (new DB(path))";
+  "@db/sqlite (new Database(path)), bun:sqlite (new Database(path)) or " +
+  "deno.land/x/sqlite (new DB(path))";
 
 type Fn = (...args: unknown[]) => unknown;
 type Loose = Record<string, unknown>;
@@ -113,7 +118,9 @@ export function connectSqlite(db: unknown): SqlConnection {
     );
   }
   let conn: SqlConnection;
-  if (isObject(db) && hasFunctions(db, "prepare", "exec")) {
+  if (isObject(db) && isBunSqlite(db)) {
+    conn = bunSqliteShape(db);
+  } else if (isObject(db) && hasFunctions(db, "prepare", "exec")) {
     conn = preparedStatementShape(db, driverName(db));
   } else if (isObject(db) && hasFunctions(db, "query")) {
     conn = queryShape(db);
@@ -168,6 +175,69 @@ function checkSynchronous(conn: SqlConnection): void {
         `needs a synchronous driver: ${SUPPORTED_SQLITE_DRIVERS}`,
     );
   }
+}
+
+/**
+ * Bun's `bun:sqlite` `Database`: `prepare` and `exec` like better-sqlite3,
+ * plus the cached `query(sql)` and `fileControl`, which no other driver's
+ * database has (better-sqlite3 has `pragma` instead).
+ */
+function isBunSqlite(db: Loose): boolean {
+  return hasFunctions(db, "prepare", "exec", "query", "fileControl") &&
+    typeof db.pragma !== "function";
+}
+
+/**
+ * bun:sqlite, through statements of its own: `values(...params)` answers
+ * rows as arrays in the SELECT's column order, `run(...params)` answers
+ * `{ changes }`. Each statement is prepared with `prepare` (not the
+ * database's `query` cache) and finalized by the store when it closes.
+ *
+ * `db.close()` does not stop statements already prepared (SQLite keeps the
+ * connection until they are finalized), so the store would go on reading
+ * and writing a database the application closed. Reading `inTransaction`
+ * throws once it is closed: every call checks it first, and fails as it does
+ * on the other drivers.
+ */
+function bunSqliteShape(db: Loose): SqlConnection {
+  const driver = "bun:sqlite";
+  const prepare = db.prepare as Fn;
+  const exec = db.exec as Fn;
+  const ensureOpen = (): void => {
+    void db.inTransaction;
+  };
+  return {
+    driver,
+    exec(sql) {
+      exec.call(db, sql);
+    },
+    prepare(sql) {
+      const stmt = prepare.call(db, sql) as Loose;
+      if (!isObject(stmt) || !hasFunctions(stmt, "values", "run")) {
+        throw new SessionConfigError(
+          `SqliteStore: the ${driver} connection's prepare() gave no statement with values() ` +
+            `and run(); supported: ${SUPPORTED_SQLITE_DRIVERS}`,
+        );
+      }
+      const values = stmt.values as Fn;
+      const run = stmt.run as Fn;
+      const rows = (params: SqlValue[]) => {
+        ensureOpen();
+        return values.apply(stmt, params) as unknown[][];
+      };
+      return {
+        // The store's single-row reads match one row at most (a key, LIMIT 1, an aggregate).
+        get: (params) => rows(params)[0],
+        all: rows,
+        run: (params) => {
+          ensureOpen();
+          const result = run.apply(stmt, params) as Loose | undefined;
+          return Number(result?.changes ?? 0);
+        },
+        finalize: () => finalize(stmt),
+      };
+    },
+  };
 }
 
 function rowValues(row: unknown): unknown[] | undefined {
@@ -304,7 +374,7 @@ export function configError(message: string, cause: unknown): SessionConfigError
 }
 
 // SQLite's primary result codes, which drivers report in different ways:
-// better-sqlite3 as code "SQLITE_BUSY", node:sqlite on Node as errcode 5 (on
+// better-sqlite3 and bun:sqlite as code "SQLITE_BUSY", node:sqlite on Node as errcode 5 (on
 // Deno only in the message), x/sqlite as numeric code 5.
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;

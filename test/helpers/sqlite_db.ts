@@ -19,8 +19,11 @@ import type { SessionRecord } from "../../src/store.ts";
 /** Whether the tests run on Deno. */
 export const isDeno = "Deno" in globalThis;
 
+/** Whether the tests run on Bun (which cannot load better-sqlite3's addon). */
+export const isBun = "Bun" in globalThis;
+
 /** The driver the tests use on this runtime. */
-export const nativeDriver = isDeno ? "node:sqlite" : "better-sqlite3";
+export const nativeDriver = isDeno ? "node:sqlite" : isBun ? "bun:sqlite" : "better-sqlite3";
 
 /** The part of better-sqlite3 and node:sqlite the tests use directly. */
 export interface RawStatement {
@@ -48,6 +51,11 @@ export async function openDb(path: string, options: { readonly?: boolean } = {})
     const spec = "node:sqlite";
     const { DatabaseSync } = await import(spec);
     return new DatabaseSync(path, { readOnly: readonly }) as RawDb;
+  }
+  if (isBun) {
+    const spec = "bun:sqlite";
+    const { Database } = await import(spec);
+    return new Database(path, readonly ? { readonly: true } : {}) as RawDb;
   }
   const spec = "better-sqlite3";
   const Database = (await import(spec)).default;
@@ -163,6 +171,8 @@ export function startWorker(args: string[]): Worker {
       "run",
       "-A",
     ]]
+    : isBun
+    ? [process.execPath, []]
     : [process.execPath, ["--import", "tsx"]];
   const child = spawn(command, [...prefix, workerScript, ...args], {
     cwd: repoRoot,
