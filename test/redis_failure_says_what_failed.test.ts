@@ -21,7 +21,7 @@ import { Session } from "../src/session.ts";
 import { SessionStoreError } from "../src/errors.ts";
 import type { ServerStore } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
-import { failureText } from "../src/stores/redis_logic.ts";
+import { failureText } from "../src/stores/failure_text.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
 import { CookieClient, serve } from "./helpers/oak_server.ts";
 import { type OwnRedis, sparePort, startOwnRedis } from "./helpers/redis_servers.ts";

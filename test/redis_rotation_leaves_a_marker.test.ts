@@ -17,7 +17,7 @@ import { createClient, createCluster } from "redis";
 import { Cluster, Redis } from "ioredis";
 import { emptyFields, MOVED_MARKER_MS, type SessionRecord } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
-import { keySlot } from "../src/stores/redis_logic.ts";
+import { keySlot } from "../src/stores/redis_cluster.ts";
 import { movedMarkerContract } from "./helpers/moved_marker_contract.ts";
 import { changeSet } from "./helpers/changes.ts";
 import {

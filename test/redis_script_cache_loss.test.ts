@@ -10,7 +10,7 @@ import { createClient } from "redis";
 import { Redis } from "ioredis";
 import { emptyFields, type ServerStore } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
-import { REDIS_WRITE_SCRIPT } from "../src/stores/redis_logic.ts";
+import { REDIS_WRITE_SCRIPT } from "../src/stores/redis_script.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
 import { type OwnRedis, startOwnRedis } from "./helpers/redis_servers.ts";
 import { type OwnWebdis, startWebdis } from "./helpers/webdis_server.ts";

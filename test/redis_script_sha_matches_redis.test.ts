@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { REDIS_WRITE_SCRIPT, scriptSha1 } from "../src/stores/redis_logic.ts";
+import { REDIS_WRITE_SCRIPT, scriptSha1 } from "../src/stores/redis_script.ts";
 import { nodeCrypto } from "../src/node_builtins.ts";
 import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
 

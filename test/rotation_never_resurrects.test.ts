@@ -20,7 +20,9 @@ import { Cluster } from "ioredis";
 import { MemoryStore } from "../src/stores/memory.ts";
 import { SqliteStore } from "../src/stores/sqlite.ts";
 import { RedisStore } from "../src/stores/redis.ts";
-import { keySlot, RedisReplyError, RedisSessionLogic } from "../src/stores/redis_logic.ts";
+import { keySlot } from "../src/stores/redis_cluster.ts";
+import { RedisSessionLogic } from "../src/stores/redis_logic.ts";
+import { RedisReplyError } from "../src/stores/redis_reply.ts";
 import {
   emptyFields,
   type JsonFields,

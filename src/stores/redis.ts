@@ -2,19 +2,16 @@
  * `RedisStore`: sessions in Redis, through the client the application
  * already has. The client is recognised by its shape, never imported:
  * node-redis (v4 and later, single node or `createCluster`), ioredis (`Redis`
- * or `Cluster`), and Deno's `redis` module (`connect()`), old and new.
+ * or `Cluster`), Deno's `redis` module (`connect()`), old and new, and Bun's
+ * `RedisClient`.
  *
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { checkOptionKeys, REDIS_STORE_OPTION_KEYS } from "../option_keys.ts";
-import {
-  checkRedisOptions,
-  failureText,
-  RedisReplyError,
-  RedisSessionLogic,
-  type RedisTransport,
-} from "./redis_logic.ts";
+import { failureText } from "./failure_text.ts";
+import { checkRedisOptions, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
+import { RedisReplyError } from "./redis_reply.ts";
 import type { OriginalRedisKeysOptions } from "./redis_original.ts";
 
 /**
@@ -42,7 +39,7 @@ type AnyClient = Record<string, any>;
 
 const SUPPORTED =
   "pass a connected client of node-redis (createClient() or createCluster(), v4 or later), " +
-  "ioredis (new Redis() or new Cluster()), or Deno's redis module (connect())";
+  "ioredis (new Redis() or new Cluster()), Deno's redis module (connect()) or Bun's RedisClient";
 
 /**
  * Sessions in Redis, one hash per session, expiring by Redis's own TTL (no
@@ -166,6 +163,16 @@ function adapt(client: unknown): { send: Send; cluster: boolean; offline: Offlin
       tagged(async () => denoReply(await c.sendCommand(command, args), false));
     return { send, cluster: false, offline: () => undefined };
   }
+  // Bun's RedisClient: `send(command, args)`, and `connected` (it connects
+  // by itself on the first command, and reconnects). A single-node client.
+  if (isFn(c, "send") && typeof c.connected === "boolean") {
+    const offline: Offline = () =>
+      c.connected === false
+        ? "the Bun RedisClient is not connected to Redis; is the server up and reachable?"
+        : undefined;
+    const send: Send = (_key, [command, ...args]) => tagged(() => c.send(command, args), offline);
+    return { send, cluster: false, offline };
+  }
   const executor = c.executor;
   if (typeof executor === "object" && executor !== null) {
     if (isFn(executor, "sendCommand")) {
@@ -236,7 +243,8 @@ async function tagged(
 function isErrorReply(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   // node-redis: SimpleError/BlobError (v5+), ErrorReply (v4); ioredis: ReplyError;
-  // Deno redis: ErrorReplyError.
+  // Deno redis: ErrorReplyError; Bun: a RedisError with code ERR_REDIS_SERVER_ERROR.
+  if ((error as { code?: unknown }).code === "ERR_REDIS_SERVER_ERROR") return true;
   const names = [error.name, error.constructor?.name];
   return names.some((n) =>
     typeof n === "string" && /ReplyError|ErrorReply|SimpleError|BlobError/.test(n)

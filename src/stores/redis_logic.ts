@@ -2,40 +2,9 @@
  * The session logic shared by `RedisStore` and `WebdisStore`. Both speak to
  * Redis; only the way a command travels differs (a client's socket or
  * Webdis over HTTP), so each gives this module a {@link RedisTransport} and
- * everything else (layout, script, parsing, errors) lives here once.
- *
- * Layout: a session is one Redis hash under `keyPrefix + key` (the key is
- * already the SHA-256 of the session ID, 43 base64url characters). Its fields:
- *
- * - `d:<name>`: JSON text of the user's key `<name>`;
- * - `f:<name>`: JSON text of flash value `<name>`;
- * - `D:"<name>"`, `F:"<name>"`: the same, for a name holding a NUL or a lone
- *   surrogate (which cannot travel raw), the name written as a JSON string;
- * - `m:c`: created-at, milliseconds since the epoch;
- * - `m:e`: expires-at, milliseconds since the epoch (`inf`: never);
- * - `m:s`: last-seen-at, milliseconds since the epoch (absent: created-at);
- * - `m:m`: the session's meta (JSON text), when it has one;
- * - `m:u`: the user it is bound to, as a *user token*: the user ID itself,
- *   or the ID as a JSON string when it is one that cannot travel raw (a NUL,
- *   a lone surrogate) or that starts with `"`. (`boundAt` is not kept.)
- *
- * A rotation's marker (see `rotate` in `src/store.ts`) is a hash of two
- * fields only: `m:mv`, when the session moved, and `m:mx`, when the marker
- * ends (`m:mv` + `MOVED_MARKER_MS`, which is its Redis TTL too). It has no
- * `m:e`, so a store of the previous version, which knows no markers, reads
- * it as no session and writes nothing to it.
- *
- * The sessions of a user are indexed in a Redis set under
- * `keyPrefix + "user:" + token`, whose members are the session keys (without
- * the prefix). A session key never holds a `:`, so the set can never be
- * mistaken for a session (nor for a key of the original oak_sessions, whose
- * IDs hold none either). The set's TTL is pushed, never pulled in, to at least
- * the TTL of the member just written (no TTL when that one never expires), so
- * it outlives every member. Both TTLs are relative ones on Redis's clock
- * (`PTTL` compared, `PEXPIRE` only when longer), so the app's clock and
- * Redis's need not agree. Members whose session ended (Redis's TTL, a
- * `delete`) or moved to another user are pruned by `listByUser` and
- * `deleteByUser`: the index may hold too much for a while, never too little.
+ * everything else lives once: the layout (`redis_layout.ts`), the script
+ * (`redis_script.ts`), reply parsing (`redis_reply.ts`), cluster slots
+ * (`redis_cluster.ts`), and here the store operations and their errors.
  *
  * Reading is one `HGETALL`. Every write is one Lua script (sent by
  * `EVALSHA`, falling back to `EVAL` when the server does not have it
@@ -78,20 +47,14 @@
  * same script that removes the old session, so no request ever finds the old
  * key empty between the two; an update or rotation of a key holding a marker
  * writes nothing and answers `"moved"`.
- *
- * The commands the script runs (for a Redis ACL): `HGET`, `HGETALL`, `HSET`,
- * `HDEL`, `HKEYS`, `DEL`, `RENAME`, `PEXPIRE`, `PERSIST`, `PTTL`, `SADD`,
- * `SREM`, `SMEMBERS`; the store itself sends `HGETALL`, `EVALSHA`, `EVAL`
- * and (on a cluster) `DEL`.
+ * The commands the store sends: `HGETALL`, `EVALSHA`, `EVAL` and (on a
+ * cluster) `DEL`; those the script runs are listed in `redis_script.ts`.
  *
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import {
   applyChange,
-  emptyFields,
-  type JsonFields,
-  MOVED_MARKER_MS,
   type ServerStore,
   type SessionChange,
   type SessionRecord,
@@ -103,7 +66,28 @@ import {
   OriginalRedisKeys,
   type OriginalRedisKeysSettings,
 } from "./redis_original.ts";
-import { type NodeCrypto, nodeCrypto } from "../node_builtins.ts";
+import { failureText } from "./failure_text.ts";
+import { keySlot, prefixPinsSlot } from "./redis_cluster.ts";
+import {
+  DATA,
+  decodeSession,
+  field,
+  FLASH,
+  pairs,
+  timeText,
+  ttlText,
+  UNSAFE_NAME,
+  USER_SET,
+  userToken,
+} from "./redis_layout.ts";
+import {
+  describeReply,
+  hashEntries,
+  RedisReplyError,
+  replyInteger,
+  replyText,
+} from "./redis_reply.ts";
+import { MOVED, REDIS_WRITE_SCRIPT, SCRIPT_DOES, writeScriptSha } from "./redis_script.ts";
 
 /**
  * How a command reaches Redis. `call` resolves with the reply as plain
@@ -126,393 +110,8 @@ export interface RedisTransport {
   readonly cluster?: boolean;
 }
 
-/** An error reply from Redis (`-ERR ...`, `-NOSCRIPT ...`), as opposed to a transport failure. */
-export class RedisReplyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RedisReplyError";
-  }
-}
-
-// One script for all the store does but a read. The op (ARGV[1]) picks what it does:
-//
-// - `c` create, `u` update (KEYS[1] the session), `r` rotate (KEYS[1] old,
-//   KEYS[2] new). ARGV: 1 op, 2 now, 3 expiresAt text, 4 TTL in ms ("inf":
-//   none, <= 0: already over), 5 createdAt (create) or clear flag (update,
-//   rotate), 6 flash flag ("1": replace), 7 number of fields to set, 8 number
-//   of fields to delete, 9 number of fields to increment, 10 user ("k" keep,
-//   "n" none, "s" + token: bind), 11 last-seen ("k" keep, "s" + time),
-//   12 meta ("k" keep, "s" + text), 13 index ("1" + prefix: keep the user
-//   sets here; "0" + prefix: the caller keeps them), then the field/value
-//   pairs to set, the fields to delete, the field/amount pairs to increment,
-//   the flash field/value pairs. Answers 0 when the session is not alive, 2
-//   (writing nothing) when KEYS[1] holds a live rotation marker; else 1, or
-//   with index "0" the array {1, user token before, after} ("" for none).
-//   Rotate leaves a marker under KEYS[1].
-// - `k` claim (KEYS[1]): remove a live session, leave a marker in its place and
-//   return the session's fields (0 and 2 as above). ARGV 1, 2.
-// - `x` delete (KEYS[1]): ARGV 2 now, 3 index as above, 4 "*" or "u" + the
-//   token the session must belong to. Answers 1 when a live session went.
-// - `i` index (KEYS[1] a user set): add member ARGV[2], push the set's TTL to
-//   at least ARGV[3] ("inf": none). `z`: remove members ARGV[2..]. `m`: members.
-// - `l` list, `d` delete by user (KEYS[1] a user set): ARGV 2 now, 3 "p" +
-//   prefix, 4 token, 5.. members to leave alone (`d`). Prunes members that are
-//   dead or another user's; `l` answers member, field count, fields... flat
-//   (Webdis mangles nested arrays), `d` how many live sessions it removed.
-//
-// Fields are set one call at a time: unpacking thousands of arguments into one
-// HSET would overflow Lua's C stack. No argument is ever an empty string, as
-// Webdis drops empty path segments. An increment counts a missing field as 0,
-// leaves a field that is not JSON number text alone, and writes the sum as the
-// shortest of %.15g, %.16g, %.17g that reads back as the same double (never
-// inf or nan: then the field is left alone too).
-const WRITE_SCRIPT = `local op = ARGV[1]
-local MARKER_MS = ${MOVED_MARKER_MS}
-local function alive(e, now)
-  if not e then return false end
-  if e == 'inf' then return true end
-  local n = tonumber(e)
-  return n ~= nil and n > now
-end
-local function index(set, member, ttl)
-  local left = redis.call('PTTL', set)
-  redis.call('SADD', set, member)
-  if ttl == 'inf' then
-    redis.call('PERSIST', set)
-  elseif left == -2 or (left >= 0 and left < tonumber(ttl)) then
-    redis.call('PEXPIRE', set, ttl)
-  end
-end
-local function jsonNumber(s)
-  s = string.match(s, '^[ \\t\\n\\r]*(.-)[ \\t\\n\\r]*$')
-  local digits, rest = string.match(s, '^-?(%d+)(.*)$')
-  if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0') then return nil end
-  local frac = string.match(rest, '^%.%d+')
-  if frac then rest = string.sub(rest, #frac + 1) end
-  if rest ~= '' and not string.match(rest, '^[eE][-+]?%d+$') then return nil end
-  return tonumber(s)
-end
-local function numberText(n)
-  if n ~= n or n == math.huge or n == -math.huge then return nil end
-  if n == math.floor(n) and n > -2^53 and n < 2^53 then return string.format('%d', n) end
-  for p = 15, 16 do
-    local t = string.format('%.' .. p .. 'g', n)
-    if tonumber(t) == n then return t end
-  end
-  return string.format('%.17g', n)
-end
-local function leaveMarker(key)
-  redis.call('HSET', key, 'm:mv', ARGV[2])
-  redis.call('HSET', key, 'm:mx', numberText(tonumber(ARGV[2]) + MARKER_MS))
-  redis.call('PEXPIRE', key, MARKER_MS)
-end
-if op == 'i' then
-  index(KEYS[1], ARGV[2], ARGV[3])
-  return 1
-end
-if op == 'z' then
-  for i = 2, #ARGV do redis.call('SREM', KEYS[1], ARGV[i]) end
-  return 1
-end
-if op == 'm' then return redis.call('SMEMBERS', KEYS[1]) end
-if op == 'l' or op == 'd' then
-  local now = tonumber(ARGV[2])
-  local prefix = string.sub(ARGV[3], 2)
-  local token = ARGV[4]
-  local except = {}
-  for i = 5, #ARGV do except[ARGV[i]] = true end
-  local out = {}
-  local removed = 0
-  for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-    if not except[m] then
-      local key = prefix .. m
-      local u = redis.pcall('HGET', key, 'm:u')
-      if type(u) ~= 'string' then u = false end
-      local live = u == token and alive(redis.call('HGET', key, 'm:e'), now)
-      if op == 'l' and live then
-        local h = redis.call('HGETALL', key)
-        out[#out + 1] = m
-        out[#out + 1] = #h
-        for j = 1, #h do out[#out + 1] = h[j] end
-      else
-        if op == 'd' and u == token then
-          if live then removed = removed + 1 end
-          redis.call('DEL', key)
-        end
-        redis.call('SREM', KEYS[1], m)
-      end
-    end
-  end
-  if op == 'l' then return out end
-  return removed
-end
-local key = KEYS[1]
-local now = tonumber(ARGV[2])
-if op == 'x' then
-  local u = redis.call('HGET', key, 'm:u')
-  if ARGV[4] ~= '*' and u ~= string.sub(ARGV[4], 2) then return 0 end
-  local live = alive(redis.call('HGET', key, 'm:e'), now)
-  redis.call('DEL', key)
-  if u and string.sub(ARGV[3], 1, 1) == '1' then
-    local prefix = string.sub(ARGV[3], 2)
-    redis.call('SREM', prefix .. 'user:' .. u, string.sub(key, #prefix + 1))
-  end
-  if live then return 1 end
-  return 0
-end
-local before = false
-if op ~= 'c' then
-  if not alive(redis.call('HGET', key, 'm:e'), now) then
-    if alive(redis.call('HGET', key, 'm:mx'), now) then return 2 end
-    return 0
-  end
-  if op == 'k' then
-    local h = redis.call('HGETALL', key)
-    redis.call('DEL', key)
-    leaveMarker(key)
-    return h
-  end
-  before = redis.call('HGET', key, 'm:u')
-  if op == 'r' then
-    redis.call('RENAME', key, KEYS[2])
-    leaveMarker(key)
-    key = KEYS[2]
-  end
-  if ARGV[5] == '1' or ARGV[6] == '1' then
-    for _, f in ipairs(redis.call('HKEYS', key)) do
-      local p = string.lower(string.sub(f, 1, 2))
-      if (p == 'd:' and ARGV[5] == '1') or (p == 'f:' and ARGV[6] == '1') then
-        redis.call('HDEL', key, f)
-      end
-    end
-  end
-else
-  local u = redis.pcall('HGET', key, 'm:u')
-  if type(u) == 'string' then before = u end
-  redis.call('DEL', key)
-  redis.call('HSET', key, 'm:c', ARGV[5])
-end
-redis.call('HSET', key, 'm:e', ARGV[3])
-local i = 14
-for _ = 1, tonumber(ARGV[7]) do
-  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-for _ = 1, tonumber(ARGV[8]) do
-  redis.call('HDEL', key, ARGV[i])
-  i = i + 1
-end
-for _ = 1, tonumber(ARGV[9]) do
-  local current = redis.call('HGET', key, ARGV[i])
-  local n = 0
-  if current then n = jsonNumber(current) end
-  if n then
-    local text = numberText(n + tonumber(ARGV[i + 1]))
-    if text then redis.call('HSET', key, ARGV[i], text) end
-  end
-  i = i + 2
-end
-if ARGV[6] == '1' then
-  while i < #ARGV do
-    redis.call('HSET', key, ARGV[i], ARGV[i + 1])
-    i = i + 2
-  end
-end
-if string.sub(ARGV[11], 1, 1) == 's' then redis.call('HSET', key, 'm:s', string.sub(ARGV[11], 2)) end
-if string.sub(ARGV[12], 1, 1) == 's' then redis.call('HSET', key, 'm:m', string.sub(ARGV[12], 2)) end
-local after = before
-if ARGV[10] == 'n' then
-  redis.call('HDEL', key, 'm:u')
-  after = false
-elseif string.sub(ARGV[10], 1, 1) == 's' then
-  after = string.sub(ARGV[10], 2)
-  redis.call('HSET', key, 'm:u', after)
-end
-local live = true
-if ARGV[4] == 'inf' then
-  redis.call('PERSIST', key)
-elseif tonumber(ARGV[4]) > 0 then
-  redis.call('PEXPIRE', key, ARGV[4])
-else
-  redis.call('DEL', key)
-  live = false
-end
-if string.sub(ARGV[13], 1, 1) ~= '1' then return {1, before or '', after or ''} end
-local prefix = string.sub(ARGV[13], 2)
-local old = string.sub(KEYS[1], #prefix + 1)
-local new = string.sub(key, #prefix + 1)
-if before and (before ~= after or old ~= new or not live) then
-  redis.call('SREM', prefix .. 'user:' .. before, old)
-end
-if after and live then index(prefix .. 'user:' .. after, new, ARGV[4]) end
-return 1`;
-
-/**
- * The SHA-1 of `text` in hex, as `EVALSHA` names a script: with `node:crypto`
- * where the runtime has it (synchronous), else with Web Crypto. `node` is for
- * tests (`null` takes the Web Crypto path).
- */
-export function scriptSha1(
-  text: string,
-  node: NodeCrypto | null | undefined = nodeCrypto,
-): string | Promise<string> {
-  if (node) return node.createHash("sha1").update(text).digest("hex");
-  return crypto.subtle.digest("SHA-1", new TextEncoder().encode(text)).then(
-    (digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""),
-  );
-}
-
-let scriptSha: string | Promise<string> | undefined;
-
-/** SHA-1 of the script, as `EVALSHA` wants it; computed once per process. */
-function writeScriptSha(): string | Promise<string> {
-  scriptSha ??= scriptSha1(WRITE_SCRIPT);
-  return scriptSha;
-}
-
-/**
- * The script's source, for tests and for operators who preload it (`SCRIPT
- * LOAD`). It is the store's only script: every write, listing and deletion
- * by user runs it, so one `EVALSHA` SHA covers them all.
- */
-export const REDIS_WRITE_SCRIPT: string = WRITE_SCRIPT;
-
-const DATA = "d";
-const FLASH = "f";
-const CREATED = "m:c";
-const EXPIRES = "m:e";
-const LAST_SEEN = "m:s";
-const META = "m:m";
-const USER = "m:u";
-// The two fields of a rotation's marker (see the module's layout).
-const MOVED_AT = "m:mv";
-const MOVED_UNTIL = "m:mx";
-/** What the script answers for a write to a key that holds a live rotation marker. */
-const MOVED = 2;
-/** Between the key prefix and a user token: the name of a user's set of sessions. */
-const USER_SET = "user:";
 /** How often `deleteByUser` on a cluster reads a user's set again while new members turn up. */
 const MAX_DELETE_PASSES = 8;
-// A name Redis or Webdis cannot carry as it is: a NUL (Webdis cuts its C
-// strings there) or a lone UTF-16 surrogate (no UTF-8 form).
-// deno-lint-ignore no-control-regex -- matching NUL is the point
-const UNSAFE_NAME = /[\u0000\uD800-\uDFFF]/u;
-const decoder = new TextDecoder();
-
-function timeText(ms: number): string {
-  return Number.isFinite(ms) ? String(ms) : "inf";
-}
-
-function parseTime(text: string | undefined): number {
-  if (text === undefined) return NaN;
-  if (text === "inf") return Infinity;
-  return text === "" ? NaN : Number(text);
-}
-
-/**
- * The field of user key `name` (`kind` "d" data, "f" flash): `d:name`,
- * or `D:` + the name as a JSON string when it holds a character that cannot
- * travel raw (JSON escapes it).
- */
-function field(kind: string, name: string): string {
-  return UNSAFE_NAME.test(name)
-    ? kind.toUpperCase() + ":" + JSON.stringify(name)
-    : kind + ":" + name;
-}
-
-/** The kind ("d"/"f") and user key of hash field `f`, or null for a metadata/foreign field. */
-function parseField(f: string): [string, string] | null {
-  const kind = f.slice(0, 2);
-  if (kind === "d:" || kind === "f:") return [kind[0], f.slice(2)];
-  if (kind === "D:" || kind === "F:") {
-    try {
-      const name: unknown = JSON.parse(f.slice(2));
-      return typeof name === "string" ? [kind[0].toLowerCase(), name] : null;
-    } catch {
-      return null;
-    }
-  }
-  return null;
-}
-
-/**
- * How `userId` is written in a session (`m:u`) and in its set's key: as it
- * is, or as a JSON string when it cannot travel raw or starts with `"` (so
- * the two forms never meet).
- */
-function userToken(userId: string): string {
-  return UNSAFE_NAME.test(userId) || userId.startsWith('"') ? JSON.stringify(userId) : userId;
-}
-
-/** The user ID of token `token`, or `undefined` when it is damaged. */
-function parseUserToken(token: string): string | undefined {
-  if (!token.startsWith('"')) return token === "" ? undefined : token;
-  try {
-    const userId: unknown = JSON.parse(token);
-    return typeof userId === "string" && userId !== "" ? userId : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Whether every key under `prefix` hashes to one Redis Cluster slot: the
- * prefix holds a complete, non-empty `{hash tag}` (the first `{` and the
- * first `}` after it), so nothing after the prefix takes part in the hash.
- */
-function prefixPinsSlot(prefix: string): boolean {
-  const open = prefix.indexOf("{");
-  if (open < 0) return false;
-  const close = prefix.indexOf("}", open + 1);
-  return close > open + 1;
-}
-
-function replyText(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  if (value instanceof Uint8Array) return decoder.decode(value);
-  return undefined;
-}
-
-/**
- * A hash reply as field/value pairs: RESP2 gives a flat array, RESP3 clients
- * a `Map` or a plain object, Webdis a JSON object.
- */
-function hashEntries(reply: unknown): Array<[string, string]> | null {
-  const out: Array<[string, string]> = [];
-  const push = (f: unknown, v: unknown): boolean => {
-    const ft = replyText(f);
-    const vt = replyText(v);
-    if (ft === undefined || vt === undefined) return false;
-    out.push([ft, vt]);
-    return true;
-  };
-  if (Array.isArray(reply)) {
-    if (reply.length % 2 !== 0) return null;
-    for (let i = 0; i < reply.length; i += 2) if (!push(reply[i], reply[i + 1])) return null;
-    return out;
-  }
-  if (reply instanceof Map) {
-    for (const [f, v] of reply) if (!push(f, v)) return null;
-    return out;
-  }
-  if (reply !== null && typeof reply === "object" && !(reply instanceof Uint8Array)) {
-    for (const f of Object.keys(reply)) {
-      if (!push(f, (reply as Record<string, unknown>)[f])) return null;
-    }
-    return out;
-  }
-  return null;
-}
-
-/** An integer reply (a number, or its text from some clients), or `undefined`. */
-function replyInteger(value: unknown): number | undefined {
-  const n = typeof value === "number"
-    ? value
-    : typeof value === "string" && /^-?\d+$/.test(value)
-    ? Number(value)
-    : NaN;
-  return Number.isSafeInteger(n) ? n : undefined;
-}
 
 /** The user tokens an index-elsewhere write answered: before and after it. */
 interface WriteUsers {
@@ -637,46 +236,7 @@ export class RedisSessionLogic implements ServerStore {
   #decode(reply: unknown, what: string, now: number): SessionRecord | null {
     const entries = hashEntries(reply);
     if (entries === null) throw this.#unexpected(what, reply);
-    if (entries.length === 0) return null;
-    const data = emptyFields();
-    const flash = emptyFields();
-    let createdAt = NaN;
-    let expiresAt = NaN;
-    let lastSeenAt = NaN;
-    let userId: string | undefined;
-    let meta: string | undefined;
-    let movedAt = NaN;
-    let movedUntil = NaN;
-    for (const [f, v] of entries) {
-      if (f === CREATED) createdAt = parseTime(v);
-      else if (f === EXPIRES) expiresAt = parseTime(v);
-      else if (f === MOVED_AT) movedAt = parseTime(v);
-      else if (f === MOVED_UNTIL) movedUntil = parseTime(v);
-      else if (f === LAST_SEEN) lastSeenAt = parseTime(v);
-      else if (f === USER) userId = parseUserToken(v);
-      else if (f === META) meta = v;
-      else {
-        const parsed = parseField(f);
-        if (parsed) (parsed[0] === DATA ? data : flash)[parsed[1]] = v;
-      }
-    }
-    // As the script decides: a live session first, else a live rotation marker.
-    if (Number.isNaN(createdAt) || Number.isNaN(expiresAt) || expiresAt <= now) {
-      if (Number.isNaN(movedAt) || !(movedUntil > now)) return null;
-      return {
-        data: emptyFields(),
-        flash: emptyFields(),
-        createdAt: movedAt,
-        expiresAt: movedUntil,
-        movedAt,
-      };
-    }
-    // (A hash without our metadata is not a session we wrote: it read as absent above.)
-    const record: SessionRecord = { data, flash, createdAt, expiresAt };
-    if (userId !== undefined) record.userId = userId;
-    if (!Number.isNaN(lastSeenAt)) record.lastSeenAt = lastSeenAt;
-    if (meta !== undefined) record.meta = meta;
-    return record;
+    return entries.length === 0 ? null : decodeSession(entries, now);
   }
 
   /** Store a new session (replacing any under that key), set its TTL, index it under its user. */
@@ -951,7 +511,7 @@ export class RedisSessionLogic implements ServerStore {
         throw this.#storeError(error, SCRIPT_DOES[argv[0]], "EVALSHA");
       }
       try {
-        return await this.#transport.call(redisKeys[0], ["EVAL", WRITE_SCRIPT, ...tail]);
+        return await this.#transport.call(redisKeys[0], ["EVAL", REDIS_WRITE_SCRIPT, ...tail]);
       } catch (error) {
         throw this.#storeError(error, SCRIPT_DOES[argv[0]], "EVAL");
       }
@@ -1007,7 +567,7 @@ export class RedisSessionLogic implements ServerStore {
 
   #unexpected(what: string, reply: unknown): SessionStoreError {
     return new SessionStoreError(
-      `${this.#name}: Redis answered ${what} with an unexpected reply (${describe(reply)})`,
+      `${this.#name}: Redis answered ${what} with an unexpected reply (${describeReply(reply)})`,
     );
   }
 
@@ -1036,125 +596,4 @@ export class RedisSessionLogic implements ServerStore {
     }
     return new SessionStoreError(`${cannot}: ${command}: ${reason}`, { cause: error });
   }
-}
-
-/** What each op of the script does, as `#storeError` says it ("cannot ..."). */
-const SCRIPT_DOES: Readonly<Record<string, string>> = {
-  c: "create a session",
-  u: "update a session",
-  r: "rotate a session",
-  k: "rotate a session",
-  x: "delete a session",
-  i: "index a session under its user",
-  z: "index a session under its user",
-  m: "read a user's sessions",
-  l: "list a user's sessions",
-  d: "delete a user's sessions",
-};
-
-/**
- * What went wrong, in words, from whatever a client or runtime threw: its
- * message, or its class when it has none (a closed socket's error may have
- * an empty one); its code (`ECONNREFUSED`...) when the message does not say
- * it; the errors an `AggregateError` holds (a connection refused on each
- * address of a dual-stack host); and its causes. Errors carry no command
- * arguments, so no session data (nor password) ends up here.
- *
- * ```ts
- * failureText(Object.assign(new AggregateError([], ""), { code: "ECONNREFUSED" }));
- * // "AggregateError with no message (ECONNREFUSED)"
- * ```
- */
-export function failureText(error: unknown): string {
-  const seen = new Set<unknown>();
-  const text = (e: unknown, depth: number): string => {
-    if (typeof e !== "object" || e === null) return String(e);
-    seen.add(e);
-    const { message, code, name, errors, cause } = e as {
-      message?: unknown;
-      code?: unknown;
-      name?: unknown;
-      errors?: unknown;
-      cause?: unknown;
-    };
-    const className = (e as { constructor?: { name?: unknown } }).constructor?.name;
-    const kind = typeof name === "string" && name !== "Error"
-      ? name
-      : typeof className === "string" && className !== "Object"
-      ? className
-      : "Error";
-    let out = typeof message === "string" && message.trim() !== ""
-      ? message.trim()
-      : `${kind} with no message`;
-    if ((typeof code === "string" || typeof code === "number") && !out.includes(String(code))) {
-      out += ` (${code})`;
-    }
-    if (depth >= 3) return out;
-    if (Array.isArray(errors) && errors.length > 0) {
-      const inner = [
-        ...new Set(errors.filter((x) => !seen.has(x)).map((x) => text(x, depth + 1))),
-      ];
-      if (inner.length > 0) out += `: ${inner.join("; ")}`;
-    }
-    if (cause !== undefined && cause !== null && !seen.has(cause)) {
-      const why = text(cause, depth + 1);
-      if (!out.includes(why)) out += ` (cause: ${why})`;
-    }
-    return out;
-  };
-  return text(error, 0);
-}
-
-const encoder = new TextEncoder();
-
-/**
- * The Redis Cluster hash slot of `key` (CRC16-XMODEM of its UTF-8 bytes,
- * mod 16384), honouring a `{hash tag}`: when the key holds a `{` followed
- * later by a `}` with something between, only that part is hashed. Exposed
- * so tests can compare it with `CLUSTER KEYSLOT`.
- *
- * ```ts
- * keySlot("{user1000}.following") === keySlot("{user1000}.followers"); // true
- * ```
- */
-export function keySlot(key: string): number {
-  let bytes = encoder.encode(key);
-  const open = bytes.indexOf(0x7b);
-  if (open >= 0) {
-    const close = bytes.indexOf(0x7d, open + 1);
-    if (close > open + 1) bytes = bytes.subarray(open + 1, close);
-  }
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-  }
-  return crc % 16384;
-}
-
-function pairs(prefix: string, fields: JsonFields): string[] {
-  const out: string[] = [];
-  for (const name in fields) out.push(field(prefix, name), fields[name]);
-  return out;
-}
-
-// Beyond this (over 30,000 years) a TTL is "never": PEXPIRE would overflow.
-const MAX_TTL_MS = 1e15;
-
-function ttlText(expiresAt: number, now: number): string {
-  const ttl = Math.ceil(expiresAt - now);
-  if (Number.isNaN(ttl)) return "0";
-  return ttl >= MAX_TTL_MS ? "inf" : String(ttl);
-}
-
-function describe(reply: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(reply) ?? String(reply);
-  } catch {
-    text = String(reply);
-  }
-  return text.length > 80 ? text.slice(0, 80) + "..." : text;
 }

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { SessionConfigError } from "../errors.ts";
+import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { sessionKey } from "../session_id.ts";
 import type { SessionRecord } from "../store.ts";
 import { fromOriginalSession } from "./original_session.ts";
@@ -165,7 +165,9 @@ export class OriginalRedisKeys {
         "1000",
       ]);
       if (!Array.isArray(reply) || reply.length === 0) {
-        throw new Error(`${name}: Redis answered the SCAN script with an unexpected reply`);
+        throw new SessionStoreError(
+          `${name}: Redis answered the SCAN script with an unexpected reply`,
+        );
       }
       cursor = String(reply[0]);
       for (const redisKey of reply.slice(1) as unknown[]) {

@@ -10,12 +10,8 @@
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { checkOptionKeys, WEBDIS_STORE_OPTION_KEYS } from "../option_keys.ts";
-import {
-  checkRedisOptions,
-  RedisReplyError,
-  RedisSessionLogic,
-  type RedisTransport,
-} from "./redis_logic.ts";
+import { checkRedisOptions, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
+import { RedisReplyError } from "./redis_reply.ts";
 import type { OriginalRedisKeysOptions } from "./redis_original.ts";
 import { isNode, nodeBuffer, nodeNet, nodeTls } from "../node_builtins.ts";
 import { Http1Exchange } from "./webdis_http1.ts";

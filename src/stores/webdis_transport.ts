@@ -13,7 +13,7 @@
  * @module
  */
 import { SessionStoreError } from "../errors.ts";
-import { failureText } from "./redis_logic.ts";
+import { failureText } from "./failure_text.ts";
 
 /**
  * Which HTTP client a `WebdisStore` uses: `"node:net"` (HTTP/1.1 written
