@@ -39,6 +39,7 @@ import {
   type PostgresDatabase,
 } from "./postgres_drivers.ts";
 import { migrateOriginalTable } from "./postgres_migration.ts";
+import { withDeadline } from "./shared/deadline.ts";
 
 /**
  * Options of {@link PostgresStore}.
@@ -649,21 +650,15 @@ export class PostgresStore implements ServerStore {
 
   #withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     const ms = this.#settings.timeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new SessionStoreError(
-              `PostgresStore: cannot ${what}: PostgreSQL did not answer within ${ms} ms ` +
-                "(timeoutMs); is the server up and reachable?",
-            ),
-          ),
-        ms,
-      );
-    });
-    // race subscribes to `promise`, so its late rejection is never unhandled.
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return withDeadline(
+      promise,
+      ms,
+      () =>
+        new SessionStoreError(
+          `PostgresStore: cannot ${what}: PostgreSQL did not answer within ${ms} ms ` +
+            "(timeoutMs); is the server up and reachable?",
+        ),
+    );
   }
 
   #error(what: string, e: unknown): Error {
