@@ -67,6 +67,7 @@ import {
   type SessionRecord,
   type WriteResult,
 } from "../store.ts";
+import { type KeyedQueue, queueOf } from "./shared/keyed_queue.ts";
 import { copyFields, fields } from "./shared/record_codec.ts";
 
 /** The callback of an express-session store call. */
@@ -143,10 +144,6 @@ const MARKER_SUFFIX = ".gone";
 const NEEDS = ["get", "set", "destroy"] as const;
 const EXAMPLES = "an express-session store instance, e.g. new RedisStore({ client }) from " +
   "connect-redis, new (connectPgSimple(session))({ pool }), new (FileStore(session))({ path })";
-
-// One queue per wrapped store object, shared by every adapter over it, so two
-// adapters around one store in one process still queue behind each other.
-const queues = new WeakMap<object, Map<string, Promise<void>>>();
 
 function checkStore(store: unknown): ExpressSessionStoreLike {
   if (typeof store === "function") {
@@ -281,7 +278,7 @@ export class ExpressSessionStore implements ServerStore {
   #name: string;
   #timeoutMs: number;
   #markDeletions: boolean;
-  #queue: Map<string, Promise<void>>;
+  #queue: KeyedQueue;
 
   /**
    * Wrap `store`, an express-session store instance (never closed by this
@@ -311,27 +308,12 @@ export class ExpressSessionStore implements ServerStore {
     this.#markDeletions = markDeletions;
     const ctor = (store as { constructor?: { name?: unknown } }).constructor;
     this.#name = typeof ctor?.name === "string" && ctor.name !== "Object" ? ctor.name : "store";
-    let queue = queues.get(store);
-    if (queue === undefined) queues.set(store, queue = new Map());
-    this.#queue = queue;
+    this.#queue = queueOf(store);
   }
 
   /** Run `fn` after every earlier operation on any of `keys` (through this store object) ended. */
-  async #serial<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
-    const queue = this.#queue;
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    // Registered on every key at once, synchronously: waits only point at
-    // earlier operations, so two multi-key operations can never wait on each other.
-    const earlier = keys.map((k) => queue.get(k));
-    for (const k of keys) queue.set(k, mine);
-    try {
-      await Promise.all(earlier);
-      return await fn();
-    } finally {
-      release();
-      for (const k of keys) if (queue.get(k) === mine) queue.delete(k);
-    }
+  #serial<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    return this.#queue.run(keys, fn);
   }
 
   /** One store call as a promise: the callback settles it (or a rejected promise, or the timeout). */

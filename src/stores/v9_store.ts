@@ -80,6 +80,7 @@ import {
   type OriginalSessionData,
   toOriginalSession,
 } from "./original_session.ts";
+import { type KeyedQueue, queueOf } from "./shared/keyed_queue.ts";
 
 /**
  * A store written for the original oak_sessions: its `Store` interface (v9
@@ -119,10 +120,6 @@ export interface V9StoreOptions {
 }
 
 const METHODS = ["getSessionById", "createSession", "persistSessionData", "deleteSession"] as const;
-
-// One queue per wrapped store object, shared by every adapter over it, so two
-// adapters around one store in one process still queue behind each other.
-const queues = new WeakMap<object, Map<string, Promise<void>>>();
 
 /** The document key for what the original had no field for (user, last write, settings). */
 const EXTRA = "_oak_sessions";
@@ -224,7 +221,7 @@ export class V9StoreAdapter implements ServerStore {
   /** Marks this as a server-side store for the middleware. */
   readonly kind = "server" as const;
   readonly #store: V9Store;
-  readonly #queue: Map<string, Promise<void>>;
+  readonly #queue: KeyedQueue;
   readonly #idleMs: number;
 
   /** Wraps `store`; throws `SessionConfigError` when it lacks one of the four methods. */
@@ -256,9 +253,7 @@ export class V9StoreAdapter implements ServerStore {
     }
     this.#store = store;
     this.#idleMs = idle * 1000;
-    let queue = queues.get(store);
-    if (queue === undefined) queues.set(store, queue = new Map());
-    this.#queue = queue;
+    this.#queue = queueOf(store);
   }
 
   /** The session under `key`, or `null` (an expired one is deleted). */
@@ -383,21 +378,8 @@ export class V9StoreAdapter implements ServerStore {
   }
 
   /** Run `fn` after every earlier operation on any of `keys` (through this store object) ended. */
-  async #serial<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
-    const queue = this.#queue;
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    // Registered on every key at once, synchronously: waits only point at
-    // earlier operations, so two multi-key operations never wait on each other.
-    const earlier = keys.map((k) => queue.get(k));
-    for (const k of keys) queue.set(k, mine);
-    try {
-      await Promise.all(earlier);
-      return await fn();
-    } finally {
-      release();
-      for (const k of keys) if (queue.get(k) === mine) queue.delete(k);
-    }
+  #serial<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    return this.#queue.run(keys, fn);
   }
 
   // One call of the wrapped store; what it throws becomes a SessionStoreError
