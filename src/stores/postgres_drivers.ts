@@ -5,6 +5,8 @@
  *
  * - postgres.js: the `sql` function `postgres(...)` returns (it has
  *   `unsafe`, `begin` and `end`).
+ * - Bun's `SQL` (`new SQL(url)` from "bun"): the same shape and calls as
+ *   postgres.js; told apart by its `beginDistributed`, for messages.
  * - node-postgres (`pg`): a `Pool` (it has `query`, `connect` and its
  *   `totalCount`/`idleCount` counters) or a connected `Client`.
  *
@@ -31,7 +33,7 @@ export interface PgQueryable {
 
 /** The user's driver, seen through one adapter. */
 export interface PgConnection extends PgQueryable {
-  /** "postgres.js", "pg Pool" or "pg Client", for messages. */
+  /** "postgres.js", "Bun SQL", "pg Pool" or "pg Client", for messages. */
   readonly driver: PostgresDriverName;
   /** Runs `fn` inside one transaction on one connection (BEGIN ... COMMIT, or ROLLBACK). */
   transaction<T>(fn: (tx: PgQueryable) => Promise<T>): Promise<T>;
@@ -46,7 +48,7 @@ export interface PgConnection extends PgQueryable {
 }
 
 /** The drivers `PostgresStore` recognises. */
-export type PostgresDriverName = "postgres.js" | "pg Pool" | "pg Client";
+export type PostgresDriverName = "postgres.js" | "Bun SQL" | "pg Pool" | "pg Client";
 
 /**
  * A postgres.js `sql` function (`postgres(url)` or `postgres({ ... })`).
@@ -85,8 +87,8 @@ export interface NodePostgresQueryable {
 /** Any driver object `PostgresStore` accepts. */
 export type PostgresDatabase = PostgresJsSql | NodePostgresQueryable;
 
-const SUPPORTED = "pass the postgres.js sql function (postgres(...)) or a node-postgres (pg) " +
-  "Pool or connected Client";
+const SUPPORTED = "pass the postgres.js sql function (postgres(...)), Bun's SQL (new SQL(url)) " +
+  "or a node-postgres (pg) Pool or connected Client";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -106,7 +108,7 @@ export function connectPostgres(db: unknown): PgConnection {
     typeof d === "function" && typeof d.unsafe === "function" &&
     typeof d.begin === "function" && typeof d.end === "function"
   ) {
-    return postgresJs(d);
+    return postgresJs(d, typeof d.beginDistributed === "function" ? "Bun SQL" : "postgres.js");
   }
   if (typeof d === "object" && typeof d.query === "function") {
     if (typeof d.queryArray === "function" || typeof d.queryObject === "function") {
@@ -152,18 +154,20 @@ function describe(d: Any): string {
   return typeof name === "string" && name !== "Object" ? `a ${name}` : "an object";
 }
 
-function postgresJs(sql: Any): PgConnection {
+function postgresJs(sql: Any, driver: "postgres.js" | "Bun SQL"): PgConnection {
   const run = (s: Any) => async (text: string, params: PgValue[]): Promise<PgResult> => {
     // prepare: true keeps one named statement per connection for each text.
     const result = await s.unsafe(text, params, { prepare: true }).values();
     return { rows: result as unknown[][], count: Number(result.count ?? result.length) };
   };
   return {
-    driver: "postgres.js",
+    driver,
     query: run(sql),
     transaction: <T>(fn: (tx: PgQueryable) => Promise<T>) =>
       sql.begin((tx: Any) => fn({ query: run(tx) })) as Promise<T>,
-    isEnded: (e) => (e as Any)?.code === "CONNECTION_ENDED",
+    // Bun's SQL says ERR_POSTGRES_CONNECTION_CLOSED both after close() and
+    // when the server went away: no error of it is taken for close().
+    isEnded: (e) => driver === "postgres.js" && (e as Any)?.code === "CONNECTION_ENDED",
     isDeadClient: () => false,
     notReady: () => undefined,
     detach: () => {},
