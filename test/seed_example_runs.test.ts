@@ -1,5 +1,7 @@
 // The seed README's first example, with only its import lines changed
-// (examples/seed.ts), runs as a process and behaves as the seed says.
+// (examples/seed.ts), runs as a process of the runtime running this test
+// (Node with tsx, Deno, or Bun, which runs TypeScript itself) and behaves as
+// the seed says.
 // It listens on port 8000 as written, so port 8000 must be free.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -7,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { CookieClient, waitForPort } from "./helpers/oak_server.ts";
 
 const isDeno = "Deno" in globalThis;
+const isBun = "Bun" in globalThis;
 
 describe("the seed's example (examples/seed.ts)", () => {
   let child: ChildProcess;
@@ -16,6 +19,8 @@ describe("the seed's example (examples/seed.ts)", () => {
   before(async () => {
     const [cmd, args] = isDeno
       ? [process.execPath, ["run", "-A", "examples/seed.ts"]]
+      : isBun
+      ? [process.execPath, ["examples/seed.ts"]]
       : [process.execPath, ["--import", "tsx", "examples/seed.ts"]];
     child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
     child.stderr?.on("data", (d) => (stderr += d));
