@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test run: every test on Node, the same files on Deno, the browser
+# The whole test run: every test on Node, the same files on Deno, the
+# conformance suite and the seed's example on Bun, the browser
 # tests on Node, Deno users' projects and the JSR package, then the type
 # check, lint and format check. Stops at the first stage that fails.
 set -euo pipefail
@@ -16,6 +17,13 @@ node --import tsx --test --test-concurrency=1 --test-reporter=spec test/*.test.t
 
 stage "tests on Deno (type-checked)"
 npx deno test -A --quiet test/
+
+# Bun runs the same node:test files (bun test maps describe/it/before/after):
+# the conformance suite on every store, the seed's example over real HTTP,
+# and Bun's own drivers (bun:sqlite, RedisClient, SQL) in test/bun/. Bun is a
+# dev dependency (npm package bun); without it this stage fails, never skips.
+stage "tests on Bun"
+bash scripts/bun_stage.sh
 
 # Deno users' own projects, outside this repository: the seed's example
 # type-checks with npm Oak inline, under import-map names, and with the
@@ -37,7 +45,7 @@ trap 'rm -f oak-sessions-*.tgz' EXIT
 # --allow-dirty: the run checks the working tree as it is, committed or not.
 publish_log="$(NO_COLOR=1 npx deno publish --dry-run --allow-dirty 2>&1)" || { printf '%s\n' "$publish_log"; exit 1; }
 printf '%s\n' "$publish_log" | tail -n 1
-if printf '%s\n' "$publish_log" | grep -E '^\s+file:///' | grep -vE '/(mod\.ts|oakserver\.ts|deno\.json|README\.md|LICENSE|src/[^ ]+\.ts)( |$)'; then
+if printf '%s\n' "$publish_log" | grep -E '^\s+file:///' | grep -vE '/(mod\.ts|oakserver\.ts|testing\.ts|deno\.json|README\.md|LICENSE|src/[^ ]+\.ts)( |$)'; then
   echo "deno publish would ship the files above: only the library belongs in the JSR package"
   exit 1
 fi
@@ -48,7 +56,7 @@ if printf '%s\n' "$publish_log" | grep -qi "warning"; then
 fi
 
 stage "deno doc --lint (every export documented)"
-npx deno doc --lint mod.ts oakserver.ts 2>&1 | grep -v -e "^Warning Failed resolving types" -e "@types/node/index.d.ts"
+npx deno doc --lint mod.ts oakserver.ts testing.ts 2>&1 | grep -v -e "^Warning Failed resolving types" -e "@types/node/index.d.ts"
 
 stage "browser tests on Node (Chromium)"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec test/browser/*.test.ts
