@@ -12,6 +12,7 @@ import { checkOptionKeys, REDIS_STORE_OPTION_KEYS } from "../option_keys.ts";
 import { failureText } from "./failure_text.ts";
 import { checkRedisOptions, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
 import { RedisReplyError } from "./redis_reply.ts";
+import { withDeadline } from "./shared/deadline.ts";
 import type { OriginalRedisKeysOptions } from "./redis_original.ts";
 
 /**
@@ -257,19 +258,13 @@ function isErrorReply(error: unknown): boolean {
  * outlives it), saying why when the client knows it is not connected.
  */
 function withTimeout<T>(promise: Promise<T>, ms: number, offline: Offline): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new SessionStoreError(
-            `RedisStore: timed out: Redis did not answer within ${ms} ms (timeoutMs); ` +
-              (offline() ?? "is the server up and reachable?"),
-          ),
-        ),
-      ms,
-    );
-  });
-  // race subscribes to `promise`, so its late rejection is never unhandled.
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return withDeadline(
+    promise,
+    ms,
+    () =>
+      new SessionStoreError(
+        `RedisStore: timed out: Redis did not answer within ${ms} ms (timeoutMs); ` +
+          (offline() ?? "is the server up and reachable?"),
+      ),
+  );
 }

@@ -333,13 +333,15 @@ function parse(conn: Conn, data: Buffer): string | undefined {
         at = end + 4;
         break;
       }
-      case "length": {
+      case "length":
+      case "chunk-data": {
+        // Body bytes, up to what the length or the chunk size announced.
         const take = Math.min(conn.left, data.length - at);
         if (take > 0) conn.body.push(data.subarray(at, at + take));
         conn.left -= take;
         at += take;
         if (conn.left > 0) return undefined;
-        conn.stage = "done";
+        conn.stage = conn.stage === "length" ? "done" : "chunk-end";
         break;
       }
       case "close": {
@@ -371,15 +373,6 @@ function parse(conn: Conn, data: Buffer): string | undefined {
         conn.bodyBytes += conn.left;
         if (conn.bodyBytes > MAX_BODY_BYTES) return "a body over the size limit";
         conn.stage = conn.left === 0 ? "trailer" : "chunk-data";
-        break;
-      }
-      case "chunk-data": {
-        const take = Math.min(conn.left, data.length - at);
-        if (take > 0) conn.body.push(data.subarray(at, at + take));
-        conn.left -= take;
-        at += take;
-        if (conn.left > 0) return undefined;
-        conn.stage = "chunk-end";
         break;
       }
       case "chunk-end": {
