@@ -185,7 +185,7 @@ for (const transport of WEBDIS_TRANSPORTS) {
     it("bad options are SessionConfigError at construction", () => {
       const bad: unknown[] = [
         undefined,
-        "http://127.0.0.1:7379",
+        "127.0.0.1:7379",
         { url: "127.0.0.1:7379" },
         { url: "ftp://host/" },
         { url: "http://host:7379/?db=1" },

@@ -86,22 +86,30 @@ const GET_COMMANDS: ReadonlySet<string> = new Set(["HGETALL"]);
  * ```ts
  * import { Session, WebdisStore } from "oak-sessions";
  *
- * const store = new WebdisStore({ url: "http://127.0.0.1:7379" });
+ * const store = new WebdisStore("http://127.0.0.1:7379");
  * app.use(Session.initMiddleware(store, { expireAfterSeconds: 3600 }));
  * // at shutdown: drops the kept-alive connections
  * await store.close();
  * ```
+ *
+ * The second argument is the key prefix or the other
+ * {@link WebdisStoreOptions}: `new WebdisStore(url, { keyPrefix: "app_", timeoutMs: 2000 })`.
+ * One options object with the `url` in it, `new WebdisStore({ url, ... })`, works as before.
  */
 export class WebdisStore extends RedisSessionLogic {
   readonly #transport: WebdisTransport;
 
-  /** A store over the Webdis server at `options.url`. */
-  constructor(options: WebdisStoreOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new SessionConfigError(
-        'WebdisStore: pass an options object, e.g. new WebdisStore({ url: "http://127.0.0.1:7379" })',
-      );
-    }
+  /**
+   * A store over the Webdis server at `url`, with a key prefix or the other
+   * {@link WebdisStoreOptions}: `new WebdisStore(url)`,
+   * `new WebdisStore(url, "app_")`, `new WebdisStore(url, { keyPrefix: "app_", timeoutMs: 2000 })`.
+   * One options object that holds the `url` works too: `new WebdisStore({ url, keyPrefix })`.
+   */
+  constructor(
+    urlOrOptions: string | WebdisStoreOptions,
+    keyPrefixOrOptions?: string | Omit<WebdisStoreOptions, "url">,
+  ) {
+    const options = webdisOptions(urlOrOptions, keyPrefixOrOptions);
     checkOptionKeys("WebdisStore", options, WEBDIS_STORE_OPTION_KEYS);
     const { keyPrefix, timeoutMs, original } = checkRedisOptions("WebdisStore", options);
     const maxConnections = options.maxConnections ?? 16;
@@ -138,6 +146,49 @@ export class WebdisStore extends RedisSessionLogic {
     this.#transport.exchange.close();
     return Promise.resolve();
   }
+}
+
+const URL_FIRST_EXAMPLE = 'new WebdisStore("http://127.0.0.1:7379", { keyPrefix: "app_" })';
+
+/** The constructor's arguments as one options object: `(url, keyPrefixOrOptions?)` or `(options)`. */
+function webdisOptions(urlOrOptions: unknown, keyPrefixOrOptions: unknown): WebdisStoreOptions {
+  if (typeof urlOrOptions === "string") {
+    if (keyPrefixOrOptions === undefined) return { url: urlOrOptions };
+    if (typeof keyPrefixOrOptions === "string") {
+      return { url: urlOrOptions, keyPrefix: keyPrefixOrOptions };
+    }
+    if (typeof keyPrefixOrOptions !== "object" || keyPrefixOrOptions === null) {
+      throw new SessionConfigError(
+        "WebdisStore: the second argument must be a key prefix string or an options object, got " +
+          typeName(keyPrefixOrOptions),
+      );
+    }
+    if ("url" in keyPrefixOrOptions) {
+      throw new SessionConfigError(
+        "WebdisStore: the url is given twice (the first argument and options.url); pass it once, " +
+          `e.g. ${URL_FIRST_EXAMPLE}`,
+      );
+    }
+    return { ...keyPrefixOrOptions, url: urlOrOptions };
+  }
+  if (typeof urlOrOptions !== "object" || urlOrOptions === null) {
+    throw new SessionConfigError(
+      `WebdisStore: pass the Webdis url first, e.g. ${URL_FIRST_EXAMPLE}, ` +
+        `or one options object with a url; got ${typeName(urlOrOptions)}`,
+    );
+  }
+  if (keyPrefixOrOptions !== undefined) {
+    throw new SessionConfigError(
+      "WebdisStore: after an options object there is no second argument; put keyPrefix and the " +
+        `other options in it, or pass the url first: ${URL_FIRST_EXAMPLE}`,
+    );
+  }
+  return urlOrOptions as WebdisStoreOptions;
+}
+
+/** What a wrong argument was, for a message that must not echo it (it may be a secret). */
+function typeName(value: unknown): string {
+  return value === null ? "null" : typeof value;
 }
 
 /** The transport `transport` names, or the runtime's fast one when it is `undefined`. */
@@ -200,9 +251,7 @@ function webdisTarget(
 ): Omit<WebdisTarget, "maxConnections"> {
   if (typeof url !== "string") {
     throw new SessionConfigError(
-      `WebdisStore: url must be a string such as ${URL_EXAMPLE}, got ${
-        url === null ? "null" : typeof url
-      }`,
+      `WebdisStore: url must be a string such as ${URL_EXAMPLE}, got ${typeName(url)}`,
     );
   }
   let parsed: URL;
@@ -249,26 +298,8 @@ function webdisTarget(
       `WebdisStore: url must not have a query or fragment (${JSON.stringify(shown)} would do)`,
     );
   }
-  if (username !== undefined) {
-    if (typeof username !== "string") {
-      throw new SessionConfigError(
-        `WebdisStore: username must be a string, got ${
-          username === null ? "null" : typeof username
-        }`,
-      );
-    }
-    user = username;
-  }
-  if (password !== undefined) {
-    if (typeof password !== "string") {
-      throw new SessionConfigError(
-        `WebdisStore: password must be a string, got ${
-          password === null ? "null" : typeof password
-        }`,
-      );
-    }
-    pass = password;
-  }
+  user = optionalString("username", username) ?? user;
+  pass = optionalString("password", password) ?? pass;
   return {
     url: parsed,
     basePath: parsed.pathname.replace(/\/+$/, ""),
@@ -276,6 +307,12 @@ function webdisTarget(
     authorization: user !== "" || pass !== "" ? "Basic " + base64(`${user}:${pass}`) : undefined,
     timeoutMs,
   };
+}
+
+/** Option `name`'s `value`: a string, or `undefined` when it is left out. */
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined || typeof value === "string") return value;
+  throw new SessionConfigError(`WebdisStore: ${name} must be a string, got ${typeName(value)}`);
 }
 
 // Replies that need no JSON parse: the scripts' 0, 1 and 2 (a marker), DEL's counts.
