@@ -50,15 +50,28 @@ export class RedisMonitor {
   #buffer = "";
   #commands: RedisCommand[] = [];
 
-  private constructor(socket: Socket, db: number) {
+  readonly #host: string;
+  readonly #port: number;
+  #markers = 0;
+  /** The marker `take` waits for, and what to call when MONITOR shows it. */
+  #awaited: { line: string; seen: () => void } | undefined;
+
+  private constructor(socket: Socket, host: string, port: number, db: number) {
     this.#socket = socket;
+    this.#host = host;
+    this.#port = port;
     const line = new RegExp(`^\\+[\\d.]+ \\[${db} ([^\\]]+)\\] "([^"]+)"`);
     socket.setEncoding("utf8").on("data", (chunk: string) => {
       this.#buffer += chunk;
       let end;
       while ((end = this.#buffer.indexOf("\r\n")) >= 0) {
-        const m = line.exec(this.#buffer.slice(0, end));
+        const text = this.#buffer.slice(0, end);
         this.#buffer = this.#buffer.slice(end + 2);
+        if (this.#awaited && text.endsWith(this.#awaited.line)) {
+          this.#awaited.seen();
+          continue;
+        }
+        const m = line.exec(text);
         if (m) this.#commands.push({ name: m[2].toUpperCase(), fromScript: m[1] === "lua" });
       }
     });
@@ -74,15 +87,27 @@ export class RedisMonitor {
         socket.once("data", () => {
           socket.off("error", reject);
           socket.on("error", () => {});
-          resolve(new RedisMonitor(socket, db));
+          resolve(new RedisMonitor(socket, host, port, db));
         });
       });
     });
   }
 
-  /** The commands seen since the last call (after letting the last lines arrive). */
+  /**
+   * The commands seen since the last call. MONITOR shows commands in the order
+   * Redis ran them, so once a marker sent now shows, every earlier one has.
+   */
   async take(): Promise<RedisCommand[]> {
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    const token = `bench_monitor_marker_${++this.#markers}_${Date.now()}`;
+    const seen = new Promise<void>((resolve) => {
+      this.#awaited = { line: `"ECHO" "${token}"`, seen: resolve };
+    });
+    const marker = connect(this.#port, this.#host);
+    marker.on("error", () => {});
+    marker.once("connect", () => marker.write(`ECHO ${token}\r\n`));
+    marker.once("data", () => marker.destroy());
+    await seen;
+    this.#awaited = undefined;
     const taken = this.#commands;
     this.#commands = [];
     return taken;

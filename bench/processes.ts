@@ -3,27 +3,12 @@
  *
  * @module
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { hasBinary } from "../test/kit/processes.ts";
+import { type OwnWebdis, startWebdis } from "../test/kit/webdis.ts";
+import { stopChild } from "../test/kit/waiting.ts";
 
 /** A running benchmark server. */
 export interface ServerProcess {
@@ -72,7 +57,6 @@ export function startServer(
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
     err = (err + chunk).slice(-4000);
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {
@@ -95,18 +79,10 @@ export function startServer(
         url: `http://127.0.0.1:${m[1]}`,
         pid: child.pid!,
         stderr: () => err,
-        stop: () => stopChild(child, exited),
+        stop: () => stopChild(child, "SIGTERM", 10_000),
       });
     });
   });
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** A reading of a process's CPU time; see `cpuBetween`. */
@@ -172,56 +148,16 @@ function clockTicks(): number {
 
 /** Whether `webdis` is on the PATH. */
 export function hasWebdis(): boolean {
-  return spawnSync("sh", ["-c", "command -v webdis"]).status === 0;
-}
-
-/** A Webdis this run started. */
-export interface OwnWebdis {
-  /** `http://127.0.0.1:<port>`. */
-  url: string;
-  /** Stop it and remove its configuration. */
-  stop(): Promise<void>;
+  return hasBinary("webdis");
 }
 
 /** Start Webdis on a free port in front of Redis at `host:port`, database `db`. */
-export async function startWebdis(host: string, port: number, db: number): Promise<OwnWebdis> {
-  const httpPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "oak-sessions-bench-webdis-"));
-  const config = join(dir, "webdis.json");
-  writeFileSync(
-    config,
-    JSON.stringify({
-      redis_host: host,
-      redis_port: port,
-      redis_auth: null,
-      http_host: "127.0.0.1",
-      http_port: httpPort,
-      threads: 2,
-      pool_size: 20,
-      daemonize: false,
-      database: db,
-      acl: [{ disabled: ["DEBUG", "FLUSHDB", "FLUSHALL"] }],
-      verbosity: 1,
-      logfile: join(dir, "webdis.log"),
-    }),
-  );
-  const child = spawn("webdis", [config], { stdio: "ignore", cwd: dir });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const url = `http://127.0.0.1:${httpPort}`;
-  const stop = async () => {
-    await stopChild(child, exited);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(`${url}/PING`);
-      await res.body?.cancel();
-      if (res.ok) return { url, stop };
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  await stop();
-  throw new Error(`webdis did not answer on ${url} (is Redis at ${host}:${port} up?)`);
+export function startBenchWebdis(host: string, port: number, db: number): Promise<OwnWebdis> {
+  return startWebdis({
+    redisHost: host,
+    redisPort: port,
+    database: db,
+    poolSize: 20,
+    verbosity: 1,
+  });
 }

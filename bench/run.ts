@@ -30,11 +30,11 @@ import {
   DENO,
   hasDeno,
   hasWebdis,
-  type OwnWebdis,
   type ServerProcess,
+  startBenchWebdis,
   startServer,
-  startWebdis,
 } from "./processes.ts";
+import type { OwnWebdis } from "../test/kit/webdis.ts";
 import {
   consoleTable,
   type CountRow,
@@ -201,7 +201,7 @@ const cleanup = () =>
   cleaned ??= (async () => {
     monitor?.close();
     await Promise.all(servers.map((s) => s.stop()));
-    await webdis?.stop();
+    await webdis?.dispose();
     if (subjects.some((s) => s.needs)) await clearRedis().catch(() => {});
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   })();
@@ -333,7 +333,7 @@ async function main(): Promise<void> {
   }
   if (subjects.some((s) => s.needs === "webdis")) {
     if (hasWebdis()) {
-      webdis = await startWebdis(redisUrl.hostname, Number(redisUrl.port || 6379), redisDb);
+      webdis = await startBenchWebdis(redisUrl.hostname, Number(redisUrl.port || 6379), redisDb);
       log(`webdis: started on ${webdis.url} (Redis database ${redisDb})`);
     } else {
       subjects = subjects.filter((s) => s.needs !== "webdis");

@@ -24,7 +24,7 @@ import { WebdisStore, type WebdisTransportName } from "../src/stores/webdis.ts";
 import { emptyFields } from "../src/store.ts";
 import * as nodeHttp from "node:http";
 import { connect, type Socket } from "node:net";
-import { hasWebdis, startWebdis } from "./processes.ts";
+import { hasWebdis, startBenchWebdis } from "./processes.ts";
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +46,7 @@ if (!hasWebdis()) {
   console.error("webdis is not installed (apt-get install webdis)");
   process.exit(1);
 }
-const webdis = await startWebdis(redisUrl.hostname, Number(redisUrl.port || 6379), DB);
+const webdis = await startBenchWebdis(redisUrl.hostname, Number(redisUrl.port || 6379), DB);
 
 /** One measured operation: a name and a call. */
 interface Op {
@@ -167,7 +167,7 @@ try {
   for (const store of stores) await store.close();
   agent.destroy();
   rawSocket?.destroy();
-  await webdis.stop();
+  await webdis.dispose();
   const raw = createClient({ url: redisUrl.href, database: DB });
   raw.on("error", () => {});
   await raw.connect();

@@ -6,7 +6,12 @@
  * @module
  */
 import type { StoreKind } from "../examples/stores.ts";
-import { deletesCookie, HttpClient, type Reply, setCookieValues } from "./http.ts";
+import {
+  deletesCookie,
+  HttpClient,
+  type RawReply,
+  setCookieValues,
+} from "../test/kit/http_client.ts";
 import type { ChildServer } from "./services.ts";
 
 /** A real session: its cookies as a browser holds them, and the canary value it stores. */
@@ -14,11 +19,6 @@ export interface RealSession {
   /** Cookie name/value pairs, in the order the server set them. */
   cookies: [string, string][];
   canary: string;
-}
-
-/** The `Cookie` header a browser sends for `cookies`. */
-export function cookieHeader(cookies: [string, string][]): string {
-  return cookies.map(([k, v]) => `${k}=${v}`).join("; ");
 }
 
 /** One store's server and what the checks learned about it. */
@@ -45,7 +45,7 @@ export class StoreUnderTest {
   }
 
   /** Send a request; records every session ID the answer sets. */
-  async request(method: string, path: string, cookie?: string): Promise<Reply> {
+  async request(method: string, path: string, cookie?: string): Promise<RawReply> {
     const reply = await this.client.request(method, path, cookie);
     this.track(reply.setCookies);
     return reply;

@@ -41,8 +41,8 @@ import {
   type ServerConfig,
   type Service,
   startChild,
-  startRedis,
-  startWebdis,
+  startSuiteRedis,
+  startSuiteWebdis,
   tempDir,
 } from "./services.ts";
 
@@ -201,8 +201,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     const perStoreChecks = [1, 2, 3, 4, 7, 8, 9].some(wanted);
     if (perStoreChecks) {
       if (needsRedis) {
-        redis = await startRedis();
-        if (stores.includes("webdis")) webdis = await startWebdis(redis.port, 1);
+        redis = await startSuiteRedis();
+        if (stores.includes("webdis")) webdis = await startSuiteWebdis(redis.port, 1);
       }
       const redisUrl = (db: number) => `redis://127.0.0.1:${redis!.port}/${db}`;
       const configs: Record<StoreKind, () => ServerConfig> = {

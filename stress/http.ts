@@ -1,90 +1,14 @@
 /**
- * The stress suite's HTTP clients over loopback: a keep-alive client for
- * ordinary requests, a raw-socket one for cookie headers no HTTP client
- * library would send (control characters, bytes above 0x7F), and a bounded
- * worker pool (it stops at a request count or at a deadline, whichever comes
- * first). Runs on Node and on Deno.
+ * The stress suite's own HTTP plumbing over loopback: a raw-socket request for
+ * cookie headers no HTTP client library would send (control characters, bytes
+ * above 0x7F), and a bounded worker pool (it stops at a request count or at a
+ * deadline, whichever comes first). The keep-alive client and the cookie jars
+ * are test/kit/http_client.ts's. Runs on Node and on Deno.
  *
  * @module
  */
-import { Agent, request as httpRequest } from "node:http";
+import { Buffer } from "node:buffer";
 import { createConnection } from "node:net";
-
-/** One answer, read whole. */
-export interface Reply {
-  status: number;
-  body: string;
-  /** The raw `Set-Cookie` lines. */
-  setCookies: string[];
-}
-
-/** A keep-alive HTTP client to one loopback port. */
-export class HttpClient {
-  readonly #agent: Agent;
-  constructor(readonly port: number, concurrency: number) {
-    this.#agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  }
-
-  /**
-   * Send one request; rejects on a network error or after `timeoutMs`. A
-   * request on a kept-alive socket that the server had just closed as idle is
-   * sent once more on a new socket (the server never read it), as Node's
-   * documentation advises for keep-alive agents.
-   */
-  request(method: string, path: string, cookie?: string, timeoutMs = 30_000): Promise<Reply> {
-    return this.#send(method, path, cookie, timeoutMs, false);
-  }
-
-  #send(
-    method: string,
-    path: string,
-    cookie: string | undefined,
-    timeoutMs: number,
-    retried: boolean,
-  ): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = {};
-      if (cookie !== undefined) headers.cookie = cookie;
-      const req = httpRequest({
-        host: "127.0.0.1",
-        port: this.port,
-        method,
-        path,
-        headers,
-        agent: this.#agent,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          clearTimeout(timer);
-          const set = res.headers["set-cookie"];
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString("latin1"),
-            setCookies: set === undefined ? [] : Array.isArray(set) ? set : [set],
-          });
-        });
-        res.on("error", reject);
-      });
-      const timer = setTimeout(
-        () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      req.on("error", (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const idleClose = error.code === "ECONNRESET" || error.message === "socket hang up";
-        if (!retried && req.reusedSocket && idleClose) {
-          this.#send(method, path, cookie, timeoutMs, true).then(resolve, reject);
-        } else reject(error);
-      });
-      req.end();
-    });
-  }
-
-  close(): void {
-    this.#agent.destroy();
-  }
-}
 
 /**
  * Send `GET path` with `cookieBytes` (latin1: one char per byte) as the raw
@@ -172,23 +96,4 @@ export async function pool(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
   return { done, timedOut, ms: Date.now() - start };
-}
-
-/** The cookies a response set, name to value (deletions included, with value ""). */
-export function setCookieValues(lines: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of lines) {
-    const pair = line.split(";", 1)[0];
-    const eq = pair.indexOf("=");
-    if (eq > 0) out.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
-  }
-  return out;
-}
-
-/** Whether a `Set-Cookie` line deletes its cookie (Oak deletes with an Expires in the past). */
-export function deletesCookie(line: string): boolean {
-  const expires = /;\s*expires=([^;]+)/i.exec(line);
-  return /;\s*max-age=0(;|$)/i.test(line) ||
-    (expires !== null && Date.parse(expires[1]) <= Date.now()) ||
-    /^[^=]+=\s*(;|$)/.test(line);
 }

@@ -54,7 +54,7 @@ import { openStore } from "../examples/stores.ts";
 import { CookieStore, MemoryStore, Session } from "../mod.ts";
 import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../mod.ts";
 import { sessionKey } from "../src/session_id.ts";
-import { serve } from "../test/helpers/oak_server.ts";
+import { serve } from "../test/kit/oak_server.ts";
 import type { ServerConfig } from "./services.ts";
 
 const config = JSON.parse(process.env.STRESS_CONFIG ?? "{}") as ServerConfig;

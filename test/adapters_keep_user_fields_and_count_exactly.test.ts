@@ -31,7 +31,7 @@ import {
 import { type OriginalSessionData, toOriginalSession } from "../src/stores/original_session.ts";
 import { fromV9Store, type V9Store } from "../src/stores/v9_store.ts";
 import { BACKENDS, openBackend } from "./helpers/express_session_targets.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 import { openDb, type RawDb, tempDir, values } from "./helpers/sqlite_db.ts";
 import { V9RedisStore, V9SqliteStore } from "./helpers/v9_stores.ts";

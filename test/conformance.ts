@@ -31,7 +31,8 @@ import type {
   SessionStore,
   WriteResult,
 } from "../src/store.ts";
-import { CookieClient, type Reply, type RunningServer, serve } from "./helpers/oak_server.ts";
+import { CookieClient, type Reply } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 
 /** A store under test. */
 export interface ConformanceTarget {

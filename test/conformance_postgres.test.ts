@@ -5,7 +5,7 @@
  */
 import { conformance } from "./conformance.ts";
 import type { PostgresStore } from "../src/stores/postgres.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
+import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
 
 for (const target of postgresTargets) {
   const table = uniqueTable(`conf_${target.name.replace(/\W/g, "")}`);

@@ -14,7 +14,7 @@ import {
   requireSharedRedis,
   SHARED_REDIS_URL,
   startOwnCluster,
-} from "./helpers/redis_servers.ts";
+} from "./kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 
 for (const resp of [3, 2] as const) {

@@ -11,7 +11,7 @@ import { createClient } from "redis";
 import { conformance } from "./conformance.ts";
 import { fromV9Store } from "../src/stores/v9_store.ts";
 import { openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 import { V9RedisStore, V9SqliteStore } from "./helpers/v9_stores.ts";
 

@@ -5,7 +5,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
 import { Session } from "../mod.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 describe("cookie attributes follow the request and the options", () => {
   it("Secure over HTTPS (X-Forwarded-Proto with proxy: true), not over HTTP", async () => {

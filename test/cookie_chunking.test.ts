@@ -10,7 +10,8 @@ import { Application, Router } from "@oakserver/oak";
 import { sendEverySetCookie } from "../src/oak_set_cookie.ts";
 import { Session } from "../src/session.ts";
 import { COOKIE_CHUNK_LENGTH, CookieStore } from "../src/stores/cookie.ts";
-import { BrowserJar, type RunningApp, startApp } from "./cookie_http.ts";
+import { BrowserJar } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 import { CRYPTO_PATHS } from "./helpers/crypto_paths.ts";
 
 const NAME = "session_data";
@@ -69,10 +70,10 @@ function chunkNames(browser: BrowserJar): string[] {
 
 for (const cryptoPath of CRYPTO_PATHS) {
   describe(`a 12 KB session through a real Oak server (compress on, default 3 cookies) [${cryptoPath}]`, () => {
-    let server: RunningApp;
+    let server: RunningServer;
 
     before(async () => {
-      server = await startApp(app(new CookieStore(SECRET, { crypto: cryptoPath, compress: true })));
+      server = await serve(app(new CookieStore(SECRET, { crypto: cryptoPath, compress: true })));
     });
 
     after(() => server.close());
@@ -104,10 +105,10 @@ for (const cryptoPath of CRYPTO_PATHS) {
 
 for (const cryptoPath of CRYPTO_PATHS) {
   describe(`chunk cookies follow the session's size (compress off) [${cryptoPath}]`, () => {
-    let server: RunningApp;
+    let server: RunningServer;
 
     before(async () => {
-      server = await startApp(app(new CookieStore(SECRET, { crypto: cryptoPath })));
+      server = await serve(app(new CookieStore(SECRET, { crypto: cryptoPath })));
     });
 
     after(() => server.close());

@@ -15,7 +15,9 @@ import { Session } from "../src/session.ts";
 import { newSessionId } from "../src/session_id.ts";
 import { emptyFields } from "../src/store.ts";
 import { CookieStore } from "../src/stores/cookie.ts";
-import { BrowserJar, oakJar, type RunningApp, setCookies, startApp } from "./cookie_http.ts";
+import { oakJar, setCookies } from "./helpers/oak_cookies.ts";
+import { BrowserJar } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 import { CRYPTO_PATHS } from "./helpers/crypto_paths.ts";
 
 const IDLE_S = 60;
@@ -24,7 +26,7 @@ const SECRET = "anti-replay test secret, at least 32 characters";
 
 for (const cryptoPath of CRYPTO_PATHS) {
   describe(`a captured cookie is not accepted after its expiry [${cryptoPath}]`, () => {
-    let server: RunningApp;
+    let server: RunningServer;
     let clock = 1_750_000_000_000;
     const url = (path: string) => `${server.origin}${path}`;
 
@@ -48,7 +50,7 @@ for (const cryptoPath of CRYPTO_PATHS) {
       });
       const app = new Application();
       app.use(router.routes());
-      server = await startApp(app);
+      server = await serve(app);
     });
 
     after(() => server.close());

@@ -14,7 +14,9 @@ import { Session } from "../src/session.ts";
 import { newSessionId } from "../src/session_id.ts";
 import { emptyFields, type SealedSession } from "../src/store.ts";
 import { CookieStore, DEFAULT_MAX_COOKIES } from "../src/stores/cookie.ts";
-import { BrowserJar, oakJar, type RunningApp, startApp } from "./cookie_http.ts";
+import { oakJar } from "./helpers/oak_cookies.ts";
+import { BrowserJar } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 import { CRYPTO_PATHS } from "./helpers/crypto_paths.ts";
 
 const SECRET = "size limit test secret, at least 32 characters";
@@ -90,7 +92,7 @@ for (const cryptoPath of CRYPTO_PATHS) {
 
 for (const cryptoPath of CRYPTO_PATHS) {
   describe(`size limits over HTTP [${cryptoPath}]`, () => {
-    let server: RunningApp;
+    let server: RunningServer;
     let largest = 0;
     const url = (path: string) => `${server.origin}${path}`;
 
@@ -122,7 +124,7 @@ for (const cryptoPath of CRYPTO_PATHS) {
       });
       app.use(Session.initMiddleware(store, { expireAfterSeconds: 3600 }));
       app.use(router.routes());
-      server = await startApp(app);
+      server = await serve(app);
     });
 
     after(() => server.close());

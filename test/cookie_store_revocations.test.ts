@@ -25,7 +25,7 @@ import { CookieStore, revocationKey } from "../src/stores/cookie.ts";
 import { seal, SealKeys } from "../src/stores/cookie_seal.ts";
 import { MemoryStore } from "../src/stores/memory.ts";
 import { SqliteStore } from "../src/stores/sqlite.ts";
-import { oakJar, setCookies } from "./cookie_http.ts";
+import { oakJar, setCookies } from "./helpers/oak_cookies.ts";
 import { openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
 
 const SECRET = "revocations test secret, at least 32 characters";

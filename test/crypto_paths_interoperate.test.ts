@@ -19,7 +19,7 @@ import { newSessionId, sessionKey } from "../src/session_id.ts";
 import { emptyFields, type SealedSession } from "../src/store.ts";
 import { CookieStore } from "../src/stores/cookie.ts";
 import { seal, SealKeys, unseal } from "../src/stores/cookie_seal.ts";
-import { oakJar, setCookies } from "./cookie_http.ts";
+import { oakJar, setCookies } from "./helpers/oak_cookies.ts";
 
 const SECRET = "cross-path test secret, 32 characters or more";
 const OLDER = "an older cross-path secret, still accepted, 32+";

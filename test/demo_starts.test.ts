@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./helpers/oak_server.ts";
+import { freePort } from "./kit/ports.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 

@@ -27,7 +27,8 @@ import {
   type SessionRecord,
 } from "../src/store.ts";
 import { DENO_KV_VALUE_LIMIT, type DenoKvLike, DenoKvStore } from "../src/stores/deno_kv.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 import { changeSet } from "./helpers/changes.ts";
 
 const deno = (globalThis as { Deno?: { openKv(path: string): Promise<DenoKvLike> } }).Deno;

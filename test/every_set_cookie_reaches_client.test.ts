@@ -8,10 +8,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application } from "@oakserver/oak";
 import { sendEverySetCookie } from "../src/oak_set_cookie.ts";
-import { type RunningApp, startApp } from "./cookie_http.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 
 describe("every Set-Cookie reaches the client", () => {
-  let server: RunningApp;
+  let server: RunningServer;
 
   before(async () => {
     const app = new Application();
@@ -28,7 +28,7 @@ describe("every Set-Cookie reaches the client", () => {
       ctx.response.headers.set("x-kept", "yes");
       ctx.response.body = "body kept";
     });
-    server = await startApp(app);
+    server = await serve(app);
   });
 
   after(() => server.close());

@@ -22,7 +22,8 @@ import {
   WebdisStore,
 } from "../mod.ts";
 import { openDb, tempDir } from "./helpers/sqlite_db.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 /** A driver of each store, as the application would hold one. */
 interface Drivers {

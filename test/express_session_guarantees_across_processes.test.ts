@@ -40,8 +40,9 @@ import {
   type ExpressSessionStoreLike,
 } from "../src/stores/express_session.ts";
 import { BACKENDS, type ExpressBackend, openBackend } from "./helpers/express_session_targets.ts";
-import { type OwnRedis, startOwnRedis } from "./helpers/redis_servers.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
+import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
 
 const MIN = 60_000;
 

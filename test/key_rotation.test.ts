@@ -13,7 +13,9 @@ import { Session } from "../src/session.ts";
 import { newSessionId } from "../src/session_id.ts";
 import { emptyFields, type SealedSession } from "../src/store.ts";
 import { CookieStore } from "../src/stores/cookie.ts";
-import { BrowserJar, oakJar, type RunningApp, setCookies, startApp } from "./cookie_http.ts";
+import { oakJar, setCookies } from "./helpers/oak_cookies.ts";
+import { BrowserJar } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 import { CRYPTO_PATHS } from "./helpers/crypto_paths.ts";
 
 const OLD = "the old secret, retired after this test, 32+";
@@ -27,7 +29,7 @@ function keyIdOf(sealed: string): string {
 
 for (const cryptoPath of CRYPTO_PATHS) {
   describe(`key rotation over HTTP [${cryptoPath}]`, () => {
-    let server: RunningApp;
+    let server: RunningServer;
 
     before(async () => {
       // One app, three deployments of it side by side: before the rotation
@@ -51,7 +53,7 @@ for (const cryptoPath of CRYPTO_PATHS) {
       }
       const app = new Application();
       app.use(router.routes());
-      server = await startApp(app);
+      server = await serve(app);
     });
 
     after(() => server.close());

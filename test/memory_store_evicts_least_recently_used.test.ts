@@ -10,7 +10,8 @@ import { Application, Router } from "@oakserver/oak";
 import { MemoryStore } from "../src/stores/memory.ts";
 import { Session } from "../src/session.ts";
 import { emptyFields, type SessionChange, type SessionRecord } from "../src/store.ts";
-import { CookieClient, type RunningServer, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 
 function record(now: number): SessionRecord {
   const data = emptyFields();

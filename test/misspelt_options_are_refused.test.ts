@@ -37,7 +37,7 @@ import { RedisStore } from "../src/stores/redis.ts";
 import { SqliteStore } from "../src/stores/sqlite.ts";
 import { fromV9Store } from "../src/stores/v9_store.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { POSTGRES_URL } from "./helpers/postgres_db.ts";
+import { POSTGRES_URL } from "./kit/postgres.ts";
 import { openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
 import { V9SqliteStore } from "./helpers/v9_stores.ts";
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./helpers/oak_server.ts";
+import { freePort } from "./kit/ports.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const skip = "Deno" in globalThis ? "npm start runs on Node; checked once, under Node" : false;

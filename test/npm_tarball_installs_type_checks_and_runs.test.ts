@@ -24,7 +24,9 @@ import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CookieClient, freePort, waitForPort } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { freePort } from "./kit/ports.ts";
+import { waitForPort } from "./kit/waiting.ts";
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL("..", import.meta.url));

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
 import { Session, type V9Store as Store } from "../mod.ts";
 import { sessionKey } from "../src/session_id.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 // deno-lint-ignore no-explicit-any
 type Doc = any;

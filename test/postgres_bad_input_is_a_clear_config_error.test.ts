@@ -12,8 +12,8 @@ import postgres from "postgres";
 import pg from "pg";
 import { SessionConfigError, SessionStoreError } from "../src/errors.ts";
 import { PostgresStore } from "../src/stores/postgres.ts";
-import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
-import { freePort } from "./helpers/oak_server.ts";
+import { freePort } from "./kit/ports.ts";
+import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./kit/postgres.ts";
 import { openStore, StoreSetupError } from "../examples/stores.ts";
 
 // deno-lint-ignore no-explicit-any

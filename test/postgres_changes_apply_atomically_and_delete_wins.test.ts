@@ -17,7 +17,7 @@ import { after, before, describe, it } from "node:test";
 import type pg from "pg";
 import type { SessionChange } from "../src/store.ts";
 import type { PostgresStore } from "../src/stores/postgres.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
+import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
 import { changeSet } from "./helpers/changes.ts";
 
 const T0 = Date.UTC(2030, 0, 1);

@@ -17,7 +17,7 @@ import pg from "pg";
 import { sessionKey } from "../src/session_id.ts";
 import { PostgresStore } from "../src/stores/postgres.ts";
 import { startSessionApp } from "./helpers/redis_http.ts";
-import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
+import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./kit/postgres.ts";
 
 const NOW = Date.now();
 const iso = (ms: number) => new Date(ms).toISOString();

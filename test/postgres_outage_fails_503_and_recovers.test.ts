@@ -17,8 +17,7 @@ import process from "node:process";
 import type pg from "pg";
 import { SessionStoreError } from "../src/errors.ts";
 import type { PostgresStore } from "../src/stores/postgres.ts";
-import type { CookieClient } from "./helpers/oak_server.ts";
-import { type SessionApp, startSessionApp } from "./helpers/redis_http.ts";
+import type { CookieClient } from "./kit/http_client.ts";
 import {
   type CuttableProxy,
   dropTables,
@@ -26,7 +25,8 @@ import {
   rawPool,
   startProxy,
   uniqueTable,
-} from "./helpers/postgres_db.ts";
+} from "./kit/postgres.ts";
+import { type SessionApp, startSessionApp } from "./helpers/redis_http.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -15,7 +15,7 @@ import pg from "pg";
 import { PostgresStore } from "../src/stores/postgres.ts";
 import { emptyFields, type SessionRecord } from "../src/store.ts";
 import { changeSet } from "./helpers/changes.ts";
-import { POSTGRES_URL, uniqueTable } from "./helpers/postgres_db.ts";
+import { POSTGRES_URL, uniqueTable } from "./kit/postgres.ts";
 
 describe("PostgresStore: revoking a user's sessions while a rotation holds one", () => {
   const table = uniqueTable("revoke_vs_rotate");

@@ -16,7 +16,7 @@ import type pg from "pg";
 import { movedMarkerContract } from "./helpers/moved_marker_contract.ts";
 import { MOVED_MARKER_MS, type ServerStore, type SessionChange } from "../src/store.ts";
 import { postgresStatements, type PostgresStore } from "../src/stores/postgres.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
+import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
 import { changeSet } from "./helpers/changes.ts";
 
 for (const target of postgresTargets) {

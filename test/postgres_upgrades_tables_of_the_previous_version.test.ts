@@ -26,7 +26,7 @@ import {
   type SessionRecord,
 } from "../src/store.ts";
 import { postgresStatements, type PostgresStore } from "../src/stores/postgres.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
+import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
 import { changeSet } from "./helpers/changes.ts";
 
 const T0 = Date.UTC(2030, 0, 1);

@@ -44,9 +44,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { CookieClient, waitForPort } from "./helpers/oak_server.ts";
-import { requireSharedRedis } from "./helpers/redis_servers.ts";
-import { type OwnWebdis, startWebdis } from "./helpers/webdis_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { requireSharedRedis } from "./kit/redis.ts";
+import { waitForPort } from "./kit/waiting.ts";
+import { type OwnWebdis, startWebdis } from "./kit/webdis.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const NOT_A_PROGRAM = "<!-- not a program -->";

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
 import { Session } from "../src/session.ts";
 import { isIpAddress } from "../src/ip_address.ts";
-import { CookieClient, type RunningServer, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 
 describe("the IP address a session records", () => {
   let server: RunningServer;

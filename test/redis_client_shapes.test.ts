@@ -15,7 +15,7 @@ import { createClient, RESP_TYPES } from "redis";
 import { SessionConfigError, SessionStoreError } from "../src/errors.ts";
 import { emptyFields, type ServerStore } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
-import { type OwnRedis, startOwnRedis } from "./helpers/redis_servers.ts";
+import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
 
 /** How Deno's redis module reports an error reply. */
 class ErrorReplyError extends Error {

@@ -18,9 +18,9 @@ import { RedisStore } from "../src/stores/redis.ts";
 import { ORIGINAL_SCAN_INTERVAL_MS } from "../src/stores/redis_original.ts";
 import type { RedisSessionLogic } from "../src/stores/redis_logic.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis } from "./kit/webdis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
-import { type OwnWebdis, startWebdis } from "./helpers/webdis_server.ts";
 import { values } from "./helpers/sqlite_db.ts";
 
 const NOW = Date.now();

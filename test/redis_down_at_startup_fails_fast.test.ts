@@ -17,8 +17,10 @@ import { Redis } from "ioredis";
 import { Session } from "../src/session.ts";
 import { SessionStoreError } from "../src/errors.ts";
 import { RedisStore } from "../src/stores/redis.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
-import { type OwnRedis, sparePort, startOwnRedis } from "./helpers/redis_servers.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
+import { sparePort } from "./kit/ports.ts";
+import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
 
 /**
  * node-redis as the docs show it for failing fast (the same options, word for

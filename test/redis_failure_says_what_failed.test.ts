@@ -23,9 +23,11 @@ import type { ServerStore } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
 import { failureText } from "../src/stores/failure_text.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
-import { type OwnRedis, sparePort, startOwnRedis } from "./helpers/redis_servers.ts";
-import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./helpers/webdis_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
+import { sparePort } from "./kit/ports.ts";
+import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 
 const SECRET = "cart-holds-secret-item-7f3a";
 

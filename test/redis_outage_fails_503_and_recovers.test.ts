@@ -15,10 +15,10 @@ import { Redis } from "ioredis";
 import { RedisStore } from "../src/stores/redis.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
 import type { ServerStore } from "../src/store.ts";
-import type { CookieClient } from "./helpers/oak_server.ts";
+import type { CookieClient } from "./kit/http_client.ts";
+import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis } from "./kit/webdis.ts";
 import { type SessionApp, startSessionApp } from "./helpers/redis_http.ts";
-import { type OwnRedis, startOwnRedis } from "./helpers/redis_servers.ts";
-import { type OwnWebdis, startWebdis } from "./helpers/webdis_server.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -25,7 +25,7 @@ import {
   requireSharedRedis,
   SHARED_REDIS_URL,
   startOwnCluster,
-} from "./helpers/redis_servers.ts";
+} from "./kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 
 type NodeRedis = ReturnType<typeof createClient>;

@@ -12,8 +12,8 @@ import { emptyFields, type ServerStore } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
 import { REDIS_WRITE_SCRIPT } from "../src/stores/redis_script.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { type OwnRedis, startOwnRedis } from "./helpers/redis_servers.ts";
-import { type OwnWebdis, startWebdis } from "./helpers/webdis_server.ts";
+import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis } from "./kit/webdis.ts";
 
 async function sha1(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { REDIS_WRITE_SCRIPT, scriptSha1 } from "../src/stores/redis_script.ts";
 import { nodeCrypto } from "../src/node_builtins.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
 
 describe("the session script's SHA-1", () => {
   const client = createClient({ url: SHARED_REDIS_URL });

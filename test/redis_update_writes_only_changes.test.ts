@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { emptyFields, type JsonFields, type SessionChange } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
-import { SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { SHARED_REDIS_URL } from "./kit/redis.ts";
 import {
   dropPrefix,
   openRedisTargets,

@@ -38,9 +38,9 @@ import {
   requireSharedRedis,
   SHARED_REDIS_URL,
   startOwnCluster,
-} from "./helpers/redis_servers.ts";
+} from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
-import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./helpers/webdis_server.ts";
 
 /** One way to reach Redis: a store factory, and a raw command to look at what it wrote. */
 interface Target {

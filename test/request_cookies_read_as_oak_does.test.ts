@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application } from "@oakserver/oak";
 import { cookieHeaderOf, RequestCookies } from "../src/request_cookies.ts";
-import { serve } from "./helpers/oak_server.ts";
+import { serve } from "./kit/oak_server.ts";
 
 const NAMES = ["session", "session.1", "session.2", "a", "b", "x y", ""];
 const HEADERS = [

@@ -31,14 +31,14 @@ import {
   type SessionRecord,
 } from "../src/store.ts";
 import { openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
-import { type OwnCluster, startOwnCluster } from "./helpers/redis_servers.ts";
+import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
+import { type OwnCluster, startOwnCluster } from "./kit/redis.ts";
 import {
   dropPrefix,
   openRedisTargets,
   type RedisTargets,
   uniquePrefix,
 } from "./helpers/redis_targets.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./helpers/postgres_db.ts";
 
 function fields(entries: Record<string, unknown>): JsonFields {
   const out = emptyFields();

@@ -5,7 +5,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application } from "@oakserver/oak";
 import { MemoryStore, Session, SessionConfigError } from "../mod.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 describe("a secure cookie on plain HTTP", () => {
   it("fails the request with a SessionConfigError that names the fix, storing nothing", async () => {

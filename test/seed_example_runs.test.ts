@@ -6,7 +6,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { CookieClient, waitForPort } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { waitForPort } from "./kit/waiting.ts";
 
 const isDeno = "Deno" in globalThis;
 const isBun = "Bun" in globalThis;

@@ -7,7 +7,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application } from "@oakserver/oak";
 import { MAX_VALUE_DEPTH, MemoryStore, Session, SessionValueError } from "../mod.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 /** Arrays nested `depth` deep (`nested(2)` is `[[]]`), built without recursion. */
 function nested(depth: number, leaf: unknown[] = []): unknown[] {

@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application } from "@oakserver/oak";
 import { MemoryStore, Session, SessionError, SessionValueError } from "../mod.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 describe("set() and flash() reject values JSON cannot carry", () => {
   const circular: Record<string, unknown> = { a: 1 };

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { Application } from "@oakserver/oak";
 import { MemoryStore, Session, SessionStoreError } from "../mod.ts";
 import type { ServerStore } from "../mod.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 function breakable(store: MemoryStore) {
   let down = false;

@@ -8,7 +8,8 @@ import { Application } from "@oakserver/oak";
 import { MemoryStore, Session } from "../mod.ts";
 import { sessionKey } from "../src/session_id.ts";
 import { newSessionId } from "../src/session_id.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 const IDLE = 600;
 

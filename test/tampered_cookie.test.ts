@@ -15,7 +15,9 @@ import { Session } from "../src/session.ts";
 import { newSessionId } from "../src/session_id.ts";
 import { emptyFields, type SealedSession } from "../src/store.ts";
 import { COOKIE_CHUNK_LENGTH, CookieStore } from "../src/stores/cookie.ts";
-import { BrowserJar, oakJar, type RunningApp, setCookies, startApp } from "./cookie_http.ts";
+import { oakJar, setCookies } from "./helpers/oak_cookies.ts";
+import { BrowserJar } from "./kit/http_client.ts";
+import { type RunningServer, serve } from "./kit/oak_server.ts";
 import { CRYPTO_PATHS } from "./helpers/crypto_paths.ts";
 
 const SECRET = "tampering test secret: 32 characters or more";
@@ -272,7 +274,7 @@ for (const cryptoPath of CRYPTO_PATHS) {
 
 for (const cryptoPath of CRYPTO_PATHS) {
   describe(`over HTTP, a tampered cookie gives a fresh empty session [${cryptoPath}]`, () => {
-    let server: RunningApp;
+    let server: RunningServer;
 
     before(async () => {
       const app = new Application();
@@ -286,7 +288,7 @@ for (const cryptoPath of CRYPTO_PATHS) {
         if (ctx.request.url.pathname === "/login") await session.set("user", "ada");
         ctx.response.body = { user: (await session.get("user")) ?? null };
       });
-      server = await startApp(app);
+      server = await serve(app);
     });
 
     after(() => server.close());

@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, Router } from "@oakserver/oak";
 import { MemoryStore, Session } from "../mod.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
 
 type Cart = { count: number; user: { name: string }; tags: string[] };
 type AppState = { session: Session<Cart> };

@@ -19,14 +19,15 @@ import type { SessionStore } from "../src/store.ts";
 import { RedisStore } from "../src/stores/redis.ts";
 import { SqliteStore } from "../src/stores/sqlite.ts";
 import { fromV9Store } from "../src/stores/v9_store.ts";
-import { CookieClient, serve } from "./helpers/oak_server.ts";
+import { CookieClient } from "./kit/http_client.ts";
+import { serve } from "./kit/oak_server.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
 import {
   createOriginalTable,
   LIVE_SESSIONS,
   ORIGINAL_SESSIONS,
   writeOriginalRedisKeys,
 } from "./helpers/original_sessions.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 import { openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
 import { V9SqliteStore } from "./helpers/v9_stores.ts";

@@ -22,7 +22,7 @@ import { sessionKey } from "../src/session_id.ts";
 import type { SessionChange, SessionRecord } from "../src/store.ts";
 import type { OriginalSessionData } from "../src/stores/original_session.ts";
 import { fromV9Store, type V9Store } from "../src/stores/v9_store.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 import { openDb, type RawDb, tempDir, values } from "./helpers/sqlite_db.ts";
 import { V9RedisStore, V9SqliteStore } from "./helpers/v9_stores.ts";

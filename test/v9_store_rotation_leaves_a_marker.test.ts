@@ -18,7 +18,7 @@ import { fromV9Store, type V9Store } from "../src/stores/v9_store.ts";
 import { movedMarkerContract } from "./helpers/moved_marker_contract.ts";
 import { changeSet } from "./helpers/changes.ts";
 import { openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 import { V9RedisStore, V9SqliteStore } from "./helpers/v9_stores.ts";
 

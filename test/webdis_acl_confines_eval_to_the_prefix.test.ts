@@ -17,8 +17,8 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { SessionStoreError } from "../src/errors.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { type OwnRedis, startOwnRedis } from "./helpers/redis_servers.ts";
-import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./helpers/webdis_server.ts";
+import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 
 const PREFIX = "session_";
 const REDIS_PASSWORD = "redis-side-long-random-password";

@@ -14,8 +14,9 @@ import { createServer, type Server } from "node:http";
 import { SessionConfigError, SessionStoreError } from "../src/errors.ts";
 import { emptyFields } from "../src/store.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { requireSharedRedis, sparePort } from "./helpers/redis_servers.ts";
-import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./helpers/webdis_server.ts";
+import { sparePort } from "./kit/ports.ts";
+import { requireSharedRedis } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 
 type Answer = { status: number; type: string; body: string } | "never";
 

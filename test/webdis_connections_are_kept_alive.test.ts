@@ -16,15 +16,11 @@ import process from "node:process";
 import { createClient } from "redis";
 import { SessionStoreError } from "../src/errors.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { requireSharedRedis, SHARED_REDIS_URL, sparePort } from "./helpers/redis_servers.ts";
+import { type LoggingProxy, startLoggingProxy } from "./helpers/logging_proxy.ts";
+import { sparePort } from "./kit/ports.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
-import {
-  type LoggingProxy,
-  type OwnWebdis,
-  startLoggingProxy,
-  startWebdis,
-  WEBDIS_TRANSPORTS,
-} from "./helpers/webdis_server.ts";
 
 const record = (now: number) => ({ data: {}, flash: {}, createdAt: now, expiresAt: now + 60_000 });
 

@@ -16,9 +16,10 @@ import { join } from "node:path";
 import process from "node:process";
 import { createServer, type Server } from "node:tls";
 import { fileURLToPath } from "node:url";
-import { requireSharedRedis, sparePort } from "./helpers/redis_servers.ts";
+import { sparePort } from "./kit/ports.ts";
+import { requireSharedRedis } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 import { uniquePrefix } from "./helpers/redis_targets.ts";
-import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./helpers/webdis_server.ts";
 
 function runChild(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   const file = fileURLToPath(new URL("./helpers/webdis_idle_child.ts", import.meta.url));

@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { SessionStoreError } from "../src/errors.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
-import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./helpers/webdis_server.ts";
 
 const record = (now: number) => {
   return { data: { a: '"1"' }, flash: {}, createdAt: now, expiresAt: now + 60_000 };

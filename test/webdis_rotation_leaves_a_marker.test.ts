@@ -7,9 +7,9 @@
 import { createClient } from "redis";
 import { WebdisStore } from "../src/stores/webdis.ts";
 import { movedMarkerContract } from "./helpers/moved_marker_contract.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
-import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./helpers/webdis_server.ts";
 
 for (const transport of WEBDIS_TRANSPORTS) {
   let webdis: OwnWebdis | undefined;

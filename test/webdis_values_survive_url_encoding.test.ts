@@ -13,14 +13,10 @@ import { emptyFields } from "../src/store.ts";
 import { encodeWebdisArg, WebdisStore } from "../src/stores/webdis.ts";
 import { sessionKey } from "../src/session_id.ts";
 import { startSessionApp } from "./helpers/redis_http.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { startLoggingProxy } from "./helpers/logging_proxy.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
-import {
-  type OwnWebdis,
-  startLoggingProxy,
-  startWebdis,
-  WEBDIS_TRANSPORTS,
-} from "./helpers/webdis_server.ts";
 
 const tricky: Record<string, unknown> = {
   slash: "a/b/c",

@@ -14,15 +14,10 @@ import { createClient } from "redis";
 import { emptyFields } from "../src/store.ts";
 import { encodeWebdisArg, WebdisStore } from "../src/stores/webdis.ts";
 import { startSessionApp } from "./helpers/redis_http.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./helpers/redis_servers.ts";
+import { type LoggingProxy, startLoggingProxy } from "./helpers/logging_proxy.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
+import { type OwnWebdis, startWebdis, WEBDIS_TRANSPORTS } from "./kit/webdis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
-import {
-  type LoggingProxy,
-  type OwnWebdis,
-  startLoggingProxy,
-  startWebdis,
-  WEBDIS_TRANSPORTS,
-} from "./helpers/webdis_server.ts";
 
 const CSRF = "csrf-7f3a9c2e41d8b6f05e";
 const EMAIL = "alice.secret@example.com";

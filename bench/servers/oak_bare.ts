@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { serve } from "../../test/helpers/oak_server.ts";
+import { serve } from "../../test/kit/oak_server.ts";
 import { announce, BARE_BODIES, NOT_FOUND } from "./common.ts";
 import { oakApplication } from "./oak_app.ts";
 

@@ -17,7 +17,7 @@ import postgres from "postgres";
 import { isStoreKind, type OpenStore, openStore } from "../../examples/stores.ts";
 import { Session, SqliteStore } from "../../mod.ts";
 import type { SqliteDatabase } from "../../mod.ts";
-import { serve } from "../../test/helpers/oak_server.ts";
+import { serve } from "../../test/kit/oak_server.ts";
 import {
   announce,
   type CallCounts,

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { launchChromium, logIn, submit } from "../../test/helpers/browser.ts";
-import { serve } from "../../test/helpers/oak_server.ts";
+import { serve } from "../../test/kit/oak_server.ts";
 import { openStore } from "../stores.ts";
 import { buildDemoApp } from "./app.ts";
 

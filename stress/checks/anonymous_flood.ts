@@ -9,8 +9,9 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { HttpClient } from "../../test/kit/http_client.ts";
 import { mb, type StoreUnderTest } from "../context.ts";
-import { HttpClient, pool } from "../http.ts";
+import { pool } from "../http.ts";
 import { type CheckResult, Figures } from "../result.ts";
 import { ROOT } from "../services.ts";
 

@@ -9,8 +9,9 @@
  *
  * @module
  */
-import { cookieHeader, type StoreUnderTest } from "../context.ts";
-import { HttpClient, pool } from "../http.ts";
+import { cookieHeader, HttpClient } from "../../test/kit/http_client.ts";
+import type { StoreUnderTest } from "../context.ts";
+import { pool } from "../http.ts";
 import { type CheckResult, Figures, notApplicable } from "../result.ts";
 
 const TITLE = "concurrent tabs";

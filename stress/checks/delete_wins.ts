@@ -21,8 +21,14 @@
  *
  * @module
  */
-import { cookieHeader, type StoreUnderTest } from "../context.ts";
-import { deletesCookie, pool, type Reply, setCookieValues } from "../http.ts";
+import {
+  cookieHeader,
+  deletesCookie,
+  type RawReply,
+  setCookieValues,
+} from "../../test/kit/http_client.ts";
+import type { StoreUnderTest } from "../context.ts";
+import { pool } from "../http.ts";
 import { type CheckResult, Figures, notApplicable } from "../result.ts";
 
 const TITLE = "delete wins";
@@ -51,7 +57,7 @@ interface RoundOutcome {
 }
 
 /** The session ID a response set (not a deletion), or `undefined`. */
-function setId(reply: Reply): string | undefined {
+function setId(reply: RawReply): string | undefined {
   for (const line of reply.setCookies) {
     if (deletesCookie(line)) continue;
     const id = setCookieValues([line]).get("session");
@@ -87,8 +93,8 @@ async function playRound(sut: StoreUnderTest, race: Race, i: number): Promise<Ro
   const rotate = race === "logout vs write" ? "" : `&rotate=${i % 2 ? "flag" : "regenerate"}`;
   const slowPath = `/slow?k=late&token=${token}${rotate}`;
   const tabValue = `tab-${token}`;
-  let slow: Reply;
-  let other: Reply | undefined;
+  let slow: RawReply;
+  let other: RawReply | undefined;
   switch (race) {
     case "logout vs write":
     case "logout vs rotate":

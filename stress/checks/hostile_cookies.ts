@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { cookieHeader, prng, type RealSession, type StoreUnderTest } from "../context.ts";
+import { cookieHeader } from "../../test/kit/http_client.ts";
+import { prng, type RealSession, type StoreUnderTest } from "../context.ts";
 import { pool, rawRequest } from "../http.ts";
 import { type CheckResult, Figures } from "../result.ts";
 

@@ -36,8 +36,9 @@
  *
  * @module
  */
+import { CookieJar, HttpClient, type RawReply } from "../../test/kit/http_client.ts";
 import type { StoreUnderTest } from "../context.ts";
-import { deletesCookie, HttpClient, pool, type Reply } from "../http.ts";
+import { pool } from "../http.ts";
 import { type CheckResult, Figures, notApplicable } from "../result.ts";
 
 const CHECK = 9;
@@ -54,35 +55,6 @@ export interface RotationLoad {
   late: number;
   /** Users whose rounds run at once. */
   concurrentUsers: number;
-}
-
-/** A browser's cookies, changed by each response in the order the responses arrive. */
-export class CookieJar {
-  readonly cookies = new Map<string, string>();
-
-  /** Apply a response's `Set-Cookie` lines, as a browser does. */
-  apply(lines: string[]): void {
-    for (const line of lines) {
-      const pair = line.split(";", 1)[0];
-      const eq = pair.indexOf("=");
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      if (deletesCookie(line)) this.cookies.delete(name);
-      else this.cookies.set(name, pair.slice(eq + 1).trim());
-    }
-  }
-
-  /** The `Cookie` header, or `undefined` when the jar is empty. */
-  header(): string | undefined {
-    if (!this.cookies.size) return undefined;
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-
-  copy(): CookieJar {
-    const out = new CookieJar();
-    for (const [k, v] of this.cookies) out.cookies.set(k, v);
-    return out;
-  }
 }
 
 type OpKind = "read" | "set" | "incr";
@@ -133,7 +105,7 @@ class Target {
     readonly counts: boolean,
   ) {}
 
-  send(method: string, path: string, jar: CookieJar | undefined): Promise<Reply> {
+  send(method: string, path: string, jar: CookieJar | undefined): Promise<RawReply> {
     return this.client.request(method, this.prefix + path, jar?.header());
   }
 
@@ -191,7 +163,7 @@ async function fire(
 }
 
 /** Keep the cookies `reply` set (not its deletions) as a jar of their own, in `into`. */
-function keepSet(reply: Reply, into: CookieJar[]): void {
+function keepSet(reply: RawReply, into: CookieJar[]): void {
   const jar = new CookieJar();
   jar.apply(reply.setCookies);
   if (jar.cookies.size) into.push(jar);

@@ -11,16 +11,16 @@
  *
  * @module
  */
+import { deletesCookie, HttpClient, setCookieValues } from "../../test/kit/http_client.ts";
 import { StoreUnderTest } from "../context.ts";
-import { deletesCookie, HttpClient, setCookieValues } from "../http.ts";
+import { letTimePass, waitFor } from "../../test/kit/waiting.ts";
 import { type CheckResult, Figures } from "../result.ts";
 import {
   type ChildServer,
   type Service,
-  sleep,
   startChild,
-  startRedis,
-  startWebdis,
+  startSuiteRedis,
+  startSuiteWebdis,
 } from "../services.ts";
 
 const TITLE = "store outage";
@@ -64,10 +64,10 @@ export interface OutageRig {
 
 /** Start the services of the outage check for `kind` (done early, while other checks run). */
 export async function prepareOutage(kind: "redis" | "webdis"): Promise<OutageRig> {
-  const redis = await startRedis();
+  const redis = await startSuiteRedis();
   let webdis: Service | undefined;
   try {
-    if (kind === "webdis") webdis = await startWebdis(redis.port, 0);
+    if (kind === "webdis") webdis = await startSuiteWebdis(redis.port, 0);
     const redisUrl = `redis://127.0.0.1:${redis.port}`;
     const server = await startChild("server.ts", {
       kind,
@@ -124,7 +124,7 @@ export async function storeOutage(rig: OutageRig, timing: OutageTiming): Promise
         }
         events.push({ client: clientIndex, start, end: Date.now(), status });
         // A failing request answers at once; pace the retries a little.
-        if (status !== 200) await sleep(20);
+        if (status !== 200) await letTimePass(20);
       }
     }));
 
@@ -133,24 +133,19 @@ export async function storeOutage(rig: OutageRig, timing: OutageTiming): Promise
       ? [["redis-server killed", redis]]
       : [["webdis killed", webdis!], ["redis behind webdis killed", redis]];
     for (const [what, target] of targets) {
-      await sleep(timing.steadyMs);
+      await letTimePass(timing.steadyMs);
       const killAt = Date.now();
       await target.kill();
-      await sleep(timing.downMs);
+      await letTimePass(timing.downMs);
       await target.start();
       const outage: Outage = { what, killAt, returnAt: Date.now(), firstSuccessAt: null };
       outages.push(outage);
-      const waitUntil = Date.now() + timing.recoverMs;
-      while (Date.now() < waitUntil) {
-        const first = events.find((e) => e.status === 200 && e.end >= outage.returnAt);
-        if (first) {
-          outage.firstSuccessAt = first.end;
-          break;
-        }
-        await sleep(10);
-      }
+      outage.firstSuccessAt = await waitFor(
+        () => events.find((e) => e.status === 200 && e.end >= outage.returnAt)?.end,
+        { timeoutMs: timing.recoverMs },
+      ).catch(() => null);
     }
-    await sleep(timing.steadyMs);
+    await letTimePass(timing.steadyMs);
     stop = true;
     await load;
     client.close();

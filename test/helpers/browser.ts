@@ -13,9 +13,9 @@ import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Cookie, type Page } from "playwright-core";
 import { buildDemoApp, DEMO_USER } from "../../examples/demo/app.ts";
 import { type OpenStore, openStore, type StoreKind } from "../../examples/stores.ts";
-import { serve } from "./oak_server.ts";
-import { type OwnWebdis, startWebdis } from "./webdis_server.ts";
-import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./postgres_db.ts";
+import { serve } from "../kit/oak_server.ts";
+import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "../kit/postgres.ts";
+import { type OwnWebdis, startWebdis } from "../kit/webdis.ts";
 
 /** Where Debian's `chromium` package puts the browser. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";

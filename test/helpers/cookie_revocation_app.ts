@@ -15,9 +15,10 @@ import { CookieStore } from "../../src/stores/cookie.ts";
 import { MemoryStore } from "../../src/stores/memory.ts";
 import { RedisStore } from "../../src/stores/redis.ts";
 import { SqliteStore } from "../../src/stores/sqlite.ts";
-import { CookieClient, type RunningServer, serve } from "./oak_server.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./postgres_db.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./redis_servers.ts";
+import { CookieClient } from "../kit/http_client.ts";
+import { type RunningServer, serve } from "../kit/oak_server.ts";
+import { dropTables, postgresTargets, rawPool, uniqueTable } from "../kit/postgres.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "../kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./redis_targets.ts";
 import { openDb, tempDir } from "./sqlite_db.ts";
 

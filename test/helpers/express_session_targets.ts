@@ -18,7 +18,7 @@ import sessionFileStore from "session-file-store";
 import pg from "pg";
 import { createClient } from "redis";
 import type { ExpressSessionStoreLike } from "../../src/stores/express_session.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./redis_servers.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "../kit/redis.ts";
 
 /** What the backend itself says about one stored entry. */
 export interface BackendEntry {

@@ -12,7 +12,8 @@ import { Application, Router } from "@oakserver/oak";
 import { Session } from "../../src/session.ts";
 import type { SessionOptions } from "../../src/options.ts";
 import type { SessionStore } from "../../src/store.ts";
-import { CookieClient, serve } from "./oak_server.ts";
+import { CookieClient } from "../kit/http_client.ts";
+import { serve } from "../kit/oak_server.ts";
 
 /** A running app. */
 export interface SessionApp {

@@ -11,8 +11,8 @@ import { Redis } from "ioredis";
 import { RedisStore } from "../../src/stores/redis.ts";
 import { WebdisStore } from "../../src/stores/webdis.ts";
 import type { ServerStore } from "../../src/store.ts";
-import { requireSharedRedis, SHARED_REDIS_URL } from "./redis_servers.ts";
-import { type OwnWebdis, startWebdis } from "./webdis_server.ts";
+import { requireSharedRedis, SHARED_REDIS_URL } from "../kit/redis.ts";
+import { type OwnWebdis, startWebdis } from "../kit/webdis.ts";
 
 function rawClient() {
   const client = createClient({ url: SHARED_REDIS_URL });
