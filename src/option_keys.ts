@@ -14,6 +14,7 @@ import type { CookieStoreOptions } from "./stores/cookie.ts";
 import type { DenoKvStoreOptions } from "./stores/deno_kv.ts";
 import type { ExpressSessionStoreOptions } from "./stores/express_session.ts";
 import type { MemoryStoreOptions } from "./stores/memory.ts";
+import type { MySqlStoreOptions } from "./stores/mysql.ts";
 import type { PostgresStoreOptions } from "./stores/postgres.ts";
 import type { RedisStoreOptions } from "./stores/redis.ts";
 import type { SqliteStoreOptions } from "./stores/sqlite.ts";
@@ -97,9 +98,10 @@ export const COOKIE_STORE_MIX_UPS: Readonly<Record<string, string>> = Object.fre
   cookieSetOptions: "cookieSetDeleteOptions",
 });
 
-/** Keys of `new SqliteStore(db, tableName, options)`. */
+/** Keys of `new SqliteStore(db, tableName, options)` (`busyTimeoutMs`: the old name of `timeoutMs`). */
 export const SQLITE_STORE_OPTION_KEYS: readonly string[] = keysOf<SqliteStoreOptions>({
   walMode: true,
+  timeoutMs: true,
   busyTimeoutMs: true,
   cleanupIntervalSeconds: true,
   log: true,
@@ -112,6 +114,14 @@ export const POSTGRES_STORE_OPTION_KEYS: readonly string[] = keysOf<PostgresStor
   cleanupIntervalSeconds: true,
   log: true,
   migratedIdleSeconds: true,
+});
+
+/** Keys of `new MySqlStore(pool, nameOrOptions)`. */
+export const MYSQL_STORE_OPTION_KEYS: readonly string[] = keysOf<MySqlStoreOptions>({
+  table: true,
+  timeoutMs: true,
+  cleanupIntervalSeconds: true,
+  log: true,
 });
 
 /** Keys of `new RedisStore(client, options)`. */

@@ -16,7 +16,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, SQLITE_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, renamedOptions, SQLITE_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
   movedMarker,
@@ -40,9 +40,18 @@ import {
   type SqlValue,
 } from "./sqlite_drivers.ts";
 import { addMissingColumns, migrateOriginalTable, migrationLine } from "./sqlite_migration.ts";
+import { checkTableName } from "./shared/sql_identifiers.ts";
+import {
+  cleanupIntervalMs,
+  logOption,
+  migratedIdleMs,
+  type MigratingStoreOptions,
+  type SqlStoreOptions,
+  storeArguments,
+} from "./shared/store_options.ts";
 
 /** Options of {@link SqliteStore}. */
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions extends SqlStoreOptions, MigratingStoreOptions {
   /**
    * Switch the database to write-ahead logging when the store opens it, so
    * readers never wait for a writer. Default `true`. It changes the file's
@@ -51,29 +60,22 @@ export interface SqliteStoreOptions {
   walMode?: boolean;
   /**
    * How long (ms) a call waits for another connection's write lock before
-   * failing with `SessionStoreError`. Default `5000`. `null` keeps the
-   * connection's own busy timeout.
+   * failing with `SessionStoreError` (SQLite's busy timeout). Default `5000`.
+   * `null` keeps the connection's own busy timeout.
    */
+  timeoutMs?: number | null;
+  /** @deprecated Renamed `timeoutMs` (the name every store uses); the old name still works. */
   busyTimeoutMs?: number | null;
-  /**
-   * The store deletes expired sessions at most once per this many seconds,
-   * during a normal call. Default `300`; `0` turns the automatic sweep off
-   * (call `cleanup()` yourself).
-   */
-  cleanupIntervalSeconds?: number;
-  /**
-   * Where the store reports a migration of the original oak_sessions table
-   * found under its table name (one line). Default `console.warn`.
-   */
-  log?: (line: string) => void;
-  /**
-   * The idle lifetime, in seconds, given to sessions carried over from the
-   * original's table that had no expiry (its default). Default `86400`.
-   */
-  migratedIdleSeconds?: number;
 }
 
-const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * `new SqliteStore(db, { table, ...options })`: the options with the table
+ * among them.
+ */
+export interface SqliteStoreTableOptions extends SqliteStoreOptions {
+  /** The table the sessions live in, an identifier (`"sessions"`). */
+  table: string;
+}
 
 /**
  * The SQL `SqliteStore` runs for a table, exposed so it can be audited (for
@@ -98,7 +100,7 @@ export function sqliteStatements(tableName: string): {
   listByUser: string;
   deleteByUser: string;
 } {
-  checkTableName(tableName);
+  checkSqliteTableName(tableName);
   // The name is a validated identifier, so quoting it is enough; every value
   // travels as a bound parameter.
   const t = `"${tableName}"`;
@@ -156,19 +158,12 @@ function rowValues(record: SessionRecord): SqlValue[] {
   ];
 }
 
-function checkTableName(tableName: unknown): asserts tableName is string {
-  if (typeof tableName !== "string") {
-    throw new SessionConfigError(
-      `SqliteStore: the table name must be a string, got ${typeof tableName}; pass options as ` +
-        'the third argument: new SqliteStore(db, "sessions", { ... })',
-    );
-  }
-  if (!TABLE_NAME.test(tableName)) {
-    throw new SessionConfigError(
-      `SqliteStore: table name ${JSON.stringify(tableName)} is not an identifier; use 1 to 63 ` +
-        "letters, digits and _, not starting with a digit",
-    );
-  }
+const USAGE = 'pass options as the third argument: new SqliteStore(db, "sessions", { ... }), ' +
+  'or name the table among them: new SqliteStore(db, { table: "sessions", ... })';
+
+/** A table name SQLite takes, not one of its own (`sqlite_...`); a `SessionConfigError` if not. */
+function checkSqliteTableName(tableName: unknown): asserts tableName is string {
+  checkTableName("SqliteStore", tableName, USAGE);
   if (/^sqlite_/i.test(tableName)) {
     throw new SessionConfigError(
       `SqliteStore: table name ${JSON.stringify(tableName)} is reserved by SQLite (sqlite_...); ` +
@@ -178,58 +173,49 @@ function checkTableName(tableName: unknown): asserts tableName is string {
 }
 
 interface Settings {
+  tableName: string;
   walMode: boolean;
-  busyTimeoutMs: number | null;
+  timeoutMs: number | null;
+  /** The name the application gave the timeout, for messages that name it. */
+  timeoutName: string;
   cleanupIntervalMs: number;
   log: (line: string) => void;
   migratedIdleMs: number;
 }
 
-function checkOptions(options: unknown): Settings {
-  if (options === undefined) options = {};
-  if (typeof options !== "object" || options === null) {
-    throw new SessionConfigError("SqliteStore: options must be an object");
-  }
-  checkOptionKeys("SqliteStore", options, SQLITE_STORE_OPTION_KEYS);
-  const o = options as Record<string, unknown>;
+function checkArguments(tableOrOptions: unknown, options: unknown): Settings {
+  const where = "SqliteStore";
+  const args = storeArguments(where, "table", tableOrOptions, options, USAGE);
+  const { table = "sessions", ...rest } = args;
+  // An object without a table as the second argument is most likely options
+  // meant for the third: say where they go.
+  checkSqliteTableName(tableOrOptions === args && !Object.hasOwn(args, "table") ? args : table);
+  checkOptionKeys(where, rest, SQLITE_STORE_OPTION_KEYS);
+  const timeoutName = Object.hasOwn(rest, "busyTimeoutMs") ? "busyTimeoutMs" : "timeoutMs";
+  const o = renamedOptions(where, rest, { busyTimeoutMs: "timeoutMs" });
   const walMode = o.walMode ?? true;
   if (typeof walMode !== "boolean") {
     throw new SessionConfigError("SqliteStore: walMode must be true or false");
   }
-  const busyTimeoutMs = o.busyTimeoutMs === undefined ? 5000 : o.busyTimeoutMs;
+  const timeoutMs = o.timeoutMs === undefined ? 5000 : o.timeoutMs;
   if (
-    busyTimeoutMs !== null &&
-    !(Number.isInteger(busyTimeoutMs) && (busyTimeoutMs as number) >= 0 &&
-      (busyTimeoutMs as number) <= 0x7fffffff)
+    timeoutMs !== null &&
+    !(Number.isInteger(timeoutMs) && (timeoutMs as number) >= 0 &&
+      (timeoutMs as number) <= 0x7fffffff)
   ) {
     throw new SessionConfigError(
-      "SqliteStore: busyTimeoutMs must be a whole number of milliseconds (0 or more), or null " +
+      `SqliteStore: ${timeoutName} must be a whole number of milliseconds (0 or more), or null ` +
         "to keep the connection's own",
     );
   }
-  const interval = o.cleanupIntervalSeconds ?? 300;
-  if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
-    throw new SessionConfigError(
-      "SqliteStore: cleanupIntervalSeconds must be a number of seconds, 0 or more (0 turns the " +
-        "automatic sweep off)",
-    );
-  }
-  const log = o.log ?? ((line: string) => console.warn(line));
-  if (typeof log !== "function") {
-    throw new SessionConfigError("SqliteStore: log must be a function taking one line of text");
-  }
-  const idle = o.migratedIdleSeconds ?? 86_400;
-  if (typeof idle !== "number" || !Number.isFinite(idle) || idle <= 0) {
-    throw new SessionConfigError(
-      "SqliteStore: migratedIdleSeconds must be a number of seconds, more than 0",
-    );
-  }
   return {
+    tableName: table as string,
     walMode,
-    busyTimeoutMs: busyTimeoutMs as number | null,
-    cleanupIntervalMs: interval * 1000,
-    log: log as (line: string) => void,
-    migratedIdleMs: idle * 1000,
+    timeoutMs: timeoutMs as number | null,
+    timeoutName,
+    cleanupIntervalMs: cleanupIntervalMs(where, o.cleanupIntervalSeconds),
+    log: logOption(where, o.log),
+    migratedIdleMs: migratedIdleMs(where, o.migratedIdleSeconds),
   };
 }
 
@@ -278,7 +264,8 @@ export class SqliteStore implements ServerStore {
   readonly driver: string;
   readonly #conn: SqlConnection;
   readonly #s: Statements;
-  readonly #busyTimeoutMs: number | null;
+  readonly #timeoutMs: number | null;
+  readonly #timeoutName: string;
   readonly #cleanupIntervalMs: number;
   /** `deleteByUser` statements by how many keys they keep (1 to `CACHED_KEPT`). */
   readonly #deleteByUserCache = new Map<number, SqlStatement>();
@@ -286,21 +273,30 @@ export class SqliteStore implements ServerStore {
   #closed = false;
 
   /**
-   * A store in table `tableName` (created if missing) of the open database
-   * `db`, from any of the drivers {@link SqliteDatabase} lists.
+   * A store in a table (created if missing) of the open database `db`, from
+   * any of the drivers {@link SqliteDatabase} lists. The second argument is
+   * the table's name (default `"sessions"`), with options after it, or the
+   * options with the table among them:
+   *
+   * ```ts
+   * new SqliteStore(db);
+   * new SqliteStore(db, "sessions", { timeoutMs: 2000 });
+   * new SqliteStore(db, { table: "sessions", timeoutMs: 2000 });
+   * ```
    */
   constructor(
     db: SqliteDatabase,
-    tableName: string = "sessions",
-    options: SqliteStoreOptions = {},
+    tableOrOptions?: string | SqliteStoreTableOptions,
+    options?: SqliteStoreOptions,
   ) {
-    checkTableName(tableName);
-    const settings = checkOptions(options);
+    const settings = checkArguments(tableOrOptions, options);
+    const tableName = settings.tableName;
     const conn = connectSqlite(db);
     this.tableName = tableName;
     this.driver = conn.driver;
     this.#conn = conn;
-    this.#busyTimeoutMs = settings.busyTimeoutMs;
+    this.#timeoutMs = settings.timeoutMs;
+    this.#timeoutName = settings.timeoutName;
     this.#cleanupIntervalMs = settings.cleanupIntervalMs;
     const sql = sqliteStatements(tableName);
     openSchema(conn, tableName, sql, settings);
@@ -540,9 +536,9 @@ export class SqliteStore implements ServerStore {
   #storeError(what: string, e: unknown): SessionStoreError {
     let reason: string;
     if (isBusyError(e)) {
-      const waited = this.#busyTimeoutMs === null
+      const waited = this.#timeoutMs === null
         ? "the connection's busy timeout"
-        : `busyTimeoutMs (${this.#busyTimeoutMs} ms)`;
+        : `${this.#timeoutName} (${this.#timeoutMs} ms)`;
       reason = `the database stayed locked by another connection for longer than ${waited}`;
     } else if (isReadonlyError(e)) {
       reason = `the database is read-only (${messageOf(e)}); open it writable`;
@@ -573,10 +569,10 @@ function openSchema(
   sql: ReturnType<typeof sqliteStatements>,
   settings: Settings,
 ): void {
-  if (settings.busyTimeoutMs !== null) {
+  if (settings.timeoutMs !== null) {
     // A validated integer, not text from anywhere else: pragmas take no
     // bound parameters.
-    conn.exec(`PRAGMA busy_timeout = ${settings.busyTimeoutMs}`);
+    conn.exec(`PRAGMA busy_timeout = ${settings.timeoutMs}`);
   }
   if (settings.walMode) {
     try {
