@@ -40,6 +40,16 @@ import {
 } from "./postgres_drivers.ts";
 import { migrateOriginalTable } from "./postgres_migration.ts";
 import { withDeadline } from "./shared/deadline.ts";
+import { checkTableName } from "./shared/sql_identifiers.ts";
+import {
+  cleanupIntervalMs,
+  logOption,
+  migratedIdleMs,
+  type MigratingStoreOptions,
+  type SqlStoreOptions,
+  storeArguments,
+  timeoutMsOption,
+} from "./shared/store_options.ts";
 
 /**
  * Options of {@link PostgresStore}.
@@ -48,33 +58,23 @@ import { withDeadline } from "./shared/deadline.ts";
  * const store = new PostgresStore(sql, "sessions", { timeoutMs: 2000 });
  * ```
  */
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends SqlStoreOptions, MigratingStoreOptions {
   /**
    * How long one call may take before the request fails with a
    * `SessionStoreError` (503), in milliseconds. Default 5000. It bounds a
    * driver that waits for a connection while the server is unreachable.
    */
   timeoutMs?: number;
-  /**
-   * The store deletes expired sessions at most once per this many seconds,
-   * during a normal call. Default `300`; `0` turns the automatic sweep off
-   * (call `cleanup()` yourself).
-   */
-  cleanupIntervalSeconds?: number;
-  /**
-   * Where the store reports a migration of the original oak_sessions table.
-   * Default `console.warn`.
-   */
-  log?: (line: string) => void;
-  /**
-   * The expiry given to sessions carried over from the original's table
-   * that had none (it kept sessions forever by default), in seconds.
-   * Default 86400.
-   */
-  migratedIdleSeconds?: number;
 }
 
-const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * `new PostgresStore(db, { table, ...options })`: the options with the
+ * table among them.
+ */
+export interface PostgresStoreTableOptions extends PostgresStoreOptions {
+  /** The table the sessions live in, an identifier (`"sessions"`). */
+  table: string;
+}
 
 /**
  * The SQL `PostgresStore` runs for a table, exposed so it can be audited
@@ -101,7 +101,7 @@ export function postgresStatements(tableName: string): {
   deleteByUser: string;
   deleteByUserUnlocked: string;
 } {
-  checkTableName(tableName);
+  checkTableName("PostgresStore", tableName, USAGE);
   // A validated identifier, so quoting it is enough.
   const t = `"${tableName}"`;
   // `data` after set and delete, computed from `src` (the stored data) in
@@ -250,65 +250,35 @@ export function postgresStatements(tableName: string): {
   };
 }
 
-function checkTableName(tableName: unknown): asserts tableName is string {
-  if (typeof tableName !== "string") {
-    throw new SessionConfigError(
-      `PostgresStore: the table name must be a string, got ${typeof tableName}; pass options as ` +
-        'the third argument: new PostgresStore(sql, "sessions", { ... })',
-    );
-  }
-  if (!TABLE_NAME.test(tableName)) {
-    throw new SessionConfigError(
-      `PostgresStore: table name ${JSON.stringify(tableName)} is not an identifier; use 1 to 63 ` +
-        "letters, digits and _, not starting with a digit",
-    );
-  }
-}
+const USAGE = 'pass options as the third argument: new PostgresStore(sql, "sessions", { ... }), ' +
+  'or name the table among them: new PostgresStore(sql, { table: "sessions", ... })';
 
 interface Settings {
+  tableName: string;
   timeoutMs: number;
   cleanupIntervalMs: number;
   log: (line: string) => void;
   migratedIdleMs: number;
 }
 
-function checkOptions(options: unknown): Settings {
-  if (options === undefined) options = {};
-  if (typeof options !== "object" || options === null) {
-    throw new SessionConfigError("PostgresStore: options must be an object");
-  }
-  checkOptionKeys("PostgresStore", options, POSTGRES_STORE_OPTION_KEYS);
-  const o = options as Record<string, unknown>;
-  const timeoutMs = o.timeoutMs ?? 5000;
-  if (
-    !Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > 2 ** 31 - 1
-  ) {
-    throw new SessionConfigError(
-      "PostgresStore: timeoutMs must be a whole number of milliseconds, 1 or more",
-    );
-  }
-  const interval = o.cleanupIntervalSeconds ?? 300;
-  if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
-    throw new SessionConfigError(
-      "PostgresStore: cleanupIntervalSeconds must be a number of seconds, 0 or more (0 turns the " +
-        "automatic sweep off)",
-    );
-  }
-  const log = o.log ?? ((line: string) => console.warn(line));
-  if (typeof log !== "function") {
-    throw new SessionConfigError("PostgresStore: log must be a function taking a line of text");
-  }
-  const idle = o.migratedIdleSeconds ?? 86_400;
-  if (typeof idle !== "number" || !Number.isFinite(idle) || idle <= 0) {
-    throw new SessionConfigError(
-      "PostgresStore: migratedIdleSeconds must be a number of seconds, more than 0",
-    );
-  }
+function checkArguments(tableOrOptions: unknown, options: unknown): Settings {
+  const where = "PostgresStore";
+  const args = storeArguments(where, "table", tableOrOptions, options, USAGE);
+  const { table = "sessions", ...o } = args;
+  // An object without a table as the second argument is most likely options
+  // meant for the third: say where they go.
+  checkTableName(
+    where,
+    tableOrOptions === args && !Object.hasOwn(args, "table") ? args : table,
+    USAGE,
+  );
+  checkOptionKeys(where, o, POSTGRES_STORE_OPTION_KEYS);
   return {
-    timeoutMs: timeoutMs as number,
-    cleanupIntervalMs: interval * 1000,
-    log: log as (line: string) => void,
-    migratedIdleMs: idle * 1000,
+    tableName: table as string,
+    timeoutMs: timeoutMsOption(where, o.timeoutMs),
+    cleanupIntervalMs: cleanupIntervalMs(where, o.cleanupIntervalSeconds),
+    log: logOption(where, o.log),
+    migratedIdleMs: migratedIdleMs(where, o.migratedIdleSeconds),
   };
 }
 
@@ -380,15 +350,14 @@ export class PostgresStore implements ServerStore {
    */
   constructor(
     db: PostgresDatabase,
-    tableName: string = "sessions",
-    options: PostgresStoreOptions = {},
+    tableOrOptions?: string | PostgresStoreTableOptions,
+    options?: PostgresStoreOptions,
   ) {
-    checkTableName(tableName);
-    this.#settings = checkOptions(options);
+    this.#settings = checkArguments(tableOrOptions, options);
     this.#conn = connectPostgres(db);
-    this.tableName = tableName;
+    this.tableName = this.#settings.tableName;
     this.driver = this.#conn.driver;
-    this.#s = postgresStatements(tableName);
+    this.#s = postgresStatements(this.tableName);
   }
 
   /**
