@@ -17,7 +17,13 @@ import { after, before, describe, it } from "node:test";
 import type pg from "pg";
 import type { SessionChange } from "../src/store.ts";
 import type { PostgresStore } from "../src/stores/postgres.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
+import {
+  dropTables,
+  postgresTargets,
+  rawPool,
+  uniqueTable,
+  waitForLockWait,
+} from "./kit/postgres.ts";
 import { changeSet } from "./helpers/changes.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
@@ -37,20 +43,6 @@ function values(f: Record<string, string> | undefined): Record<string, unknown> 
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(f)) out[k] = JSON.parse(f[k]);
   return out;
-}
-
-/** Resolves once the store's statement is waiting for a lock held by another connection. */
-async function waitForLockWait(raw: pg.Pool, table: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const r = await raw.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' " +
-        "AND query LIKE $1",
-      [`%"${table}"%`],
-    );
-    if (r.rows[0].n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.fail("the store's statement never waited for the row lock");
 }
 
 for (const target of postgresTargets) {

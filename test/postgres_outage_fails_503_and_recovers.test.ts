@@ -19,16 +19,15 @@ import { SessionStoreError } from "../src/errors.ts";
 import type { PostgresStore } from "../src/stores/postgres.ts";
 import type { CookieClient } from "./kit/http_client.ts";
 import {
-  type CuttableProxy,
   dropTables,
+  type PostgresProxy,
   postgresTargets,
   rawPool,
   startProxy,
   uniqueTable,
 } from "./kit/postgres.ts";
+import { letTimePass, waitFor } from "./kit/waiting.ts";
 import { type SessionApp, startSessionApp } from "./helpers/redis_http.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Subject {
   name: string;
@@ -41,16 +40,13 @@ interface Subject {
 /** Retries `GET /get` until it answers 200 (drivers reconnect on the next call). */
 async function eventuallyOk(s: Subject): Promise<{ status: number; text: string }> {
   let last = { status: 0, text: "" };
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    last = await s.user.get("/get");
-    if (last.status === 200) return last;
-    await sleep(100);
-  }
+  const ok = async () => (last = await s.user.get("/get")).status === 200;
+  if (await waitFor(ok, { timeoutMs: 30_000, intervalMs: 100 }).catch(() => false)) return last;
   assert.fail(`${s.name}: still ${last.status} 30 s after PostgreSQL came back`);
 }
 
 describe("PostgreSQL outage: 503 while down, back to work without a restart", () => {
-  let proxy: CuttableProxy;
+  let proxy: PostgresProxy;
   let raw: pg.Pool;
   const table = uniqueTable("outage");
   const subjects: Subject[] = [];
@@ -102,7 +98,7 @@ describe("PostgreSQL outage: 503 while down, back to work without a restart", ()
       assert.equal((await s.user.post("/set", { more: 1 })).status, 200, s.name);
       assert.deepEqual((await s.user.get("/get")).json(), { user: "ann", more: 1 }, s.name);
     }
-    await sleep(50);
+    await letTimePass(50);
     assert.deepEqual(unhandled, []);
   });
 
@@ -124,10 +120,10 @@ describe("PostgreSQL outage: 503 while down, back to work without a restart", ()
           statuses.push((await c.post("/set", { x: v, y: v })).status);
         }
       });
-      while (statuses.length < 20) await sleep(5);
+      await waitFor(() => statuses.length >= 20, { timeoutMs: 60_000, maxIntervalMs: 5 });
       await proxy.cut();
       const cutAt = statuses.length;
-      while (statuses.length < cutAt + 16) await sleep(5);
+      await waitFor(() => statuses.length >= cutAt + 16, { timeoutMs: 60_000, maxIntervalMs: 5 });
       await proxy.restore();
       stop = true;
       await Promise.all(load);
@@ -135,16 +131,17 @@ describe("PostgreSQL outage: 503 while down, back to work without a restart", ()
       assert.ok(statuses.includes(503), `${s.name}: the cut was felt`);
       for (const c of users) {
         let data: { x?: number; y?: number } | undefined;
-        for (let i = 0; i < 300 && data === undefined; i++) {
+        const read = async () => {
           const r = await c.get("/get");
           if (r.status === 200) data = r.json();
-          else await sleep(100);
-        }
+          return data !== undefined;
+        };
+        await waitFor(read, { timeoutMs: 30_000, intervalMs: 100 }).catch(() => {});
         assert.ok(data, `${s.name}: recovered`);
         assert.equal(data.x, data.y, `${s.name}: half-written session ${JSON.stringify(data)}`);
       }
     }
-    await sleep(50);
+    await letTimePass(50);
     assert.deepEqual(unhandled, []);
   });
 
@@ -161,7 +158,7 @@ describe("PostgreSQL outage: 503 while down, back to work without a restart", ()
     for (const s of subjects) {
       assert.deepEqual(JSON.parse((await eventuallyOk(s)).text), { user: "ann", more: 1 }, s.name);
     }
-    await sleep(50);
+    await letTimePass(50);
     assert.deepEqual(unhandled, []);
   });
 
@@ -175,7 +172,7 @@ describe("PostgreSQL outage: 503 while down, back to work without a restart", ()
       await own.cut();
       // The Client emits "error" as its socket closes; without the store's
       // listener that would end the process.
-      await sleep(100);
+      await letTimePass(100);
       await own.restore();
       await assert.rejects(store.get("absent", Date.now()), (e: unknown) => {
         assert.ok(e instanceof SessionStoreError, String(e));

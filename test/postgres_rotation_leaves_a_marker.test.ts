@@ -16,7 +16,13 @@ import type pg from "pg";
 import { movedMarkerContract } from "./helpers/moved_marker_contract.ts";
 import { MOVED_MARKER_MS, type ServerStore, type SessionChange } from "../src/store.ts";
 import { postgresStatements, type PostgresStore } from "../src/stores/postgres.ts";
-import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
+import {
+  dropTables,
+  postgresTargets,
+  rawPool,
+  uniqueTable,
+  waitForLockWait,
+} from "./kit/postgres.ts";
 import { changeSet } from "./helpers/changes.ts";
 
 for (const target of postgresTargets) {
@@ -54,20 +60,6 @@ const change = (partial: Partial<SessionChange>): SessionChange => changeSet(T0 
 function rotateParams(oldKey: string, newKey: string, now: number): Array<string | null> {
   const expires = String(now + HOUR);
   return [oldKey, String(now), "false", "{}", "[]", null, expires, "{}", null, null, null, newKey];
-}
-
-/** Resolves once a statement on `table` waits for a lock held by another connection. */
-async function waitForLockWait(raw: pg.Pool, table: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const r = await raw.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' " +
-        "AND query LIKE $1",
-      [`%"${table}"%`],
-    );
-    if (r.rows[0].n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.fail("the store's statement never waited for the row lock");
 }
 
 // The races are real: a second connection runs the store's own rotation in

@@ -8,11 +8,12 @@
  *
  * @module
  */
-import { createServer, type Server, type Socket } from "node:net";
-import { connect } from "node:net";
+import assert from "node:assert/strict";
 import postgres from "postgres";
 import pg from "pg";
 import { PostgresStore, type PostgresStoreOptions } from "../../src/stores/postgres.ts";
+import { type CuttableProxy, startCuttableProxy } from "./proxy.ts";
+import { waitFor } from "./waiting.ts";
 
 /** The shared server, overridable for other set-ups. */
 export const POSTGRES_URL: string = (globalThis as { process?: { env: Record<string, string> } })
@@ -76,82 +77,32 @@ export async function dropTables(pool: pg.Pool, ...tables: string[]): Promise<vo
 }
 
 /**
- * A TCP proxy on a free loopback port in front of the shared PostgreSQL.
- * `cut()` closes every connection and refuses new ones (the database "went
- * away"); `restore()` accepts again. `hang()` keeps every socket open but
- * stops passing bytes (a server that does not answer); `resume()` passes
- * them again. These are the faults the outage tests inject.
+ * Resolves once a statement on `table` waits for a row lock another
+ * connection holds (seen in `pg_stat_activity`): the moment a race test
+ * lets the other side go.
  */
-export interface CuttableProxy {
-  readonly url: string;
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-  hang(): void;
-  resume(): void;
-  close(): Promise<void>;
+export async function waitForLockWait(raw: pg.Pool, table: string): Promise<void> {
+  const waiting = async () => {
+    const r = await raw.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' " +
+        "AND query LIKE $1",
+      [`%"${table}"%`],
+    );
+    return r.rows[0].n > 0;
+  };
+  await waitFor(waiting, { timeoutMs: 10_000, maxIntervalMs: 10 }).catch(() => {
+    assert.fail("the store's statement never waited for the row lock");
+  });
 }
 
-/** Starts a {@link CuttableProxy} to 127.0.0.1:5432. */
-export async function startProxy(database = "test"): Promise<CuttableProxy> {
-  const sockets = new Set<Socket>();
-  const held: Array<() => void> = [];
-  let hung = false;
-  let port = 0;
-  let server: Server | undefined;
-  const pair = (client: Socket) => {
-    const upstream = connect(5432, "127.0.0.1");
-    sockets.add(client);
-    sockets.add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", drop).on("close", drop);
-    upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  };
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      const s = createServer((client) => {
-        if (!hung) return pair(client);
-        sockets.add(client);
-        client.on("error", () => client.destroy());
-        held.push(() => pair(client));
-      });
-      s.on("error", reject);
-      s.listen(port, "127.0.0.1", () => {
-        const address = s.address();
-        if (typeof address === "object" && address) port = address.port;
-        server = s;
-        resolve();
-      });
-    });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-      held.length = 0;
-      if (!server) return resolve();
-      server.close(() => resolve());
-      server = undefined;
-    });
-  await listen();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/${database}`,
-    cut: stop,
-    restore: listen,
-    hang() {
-      hung = true;
-      for (const s of sockets) s.pause();
-    },
-    resume() {
-      hung = false;
-      for (const s of sockets) s.resume();
-      for (const go of held.splice(0)) go();
-    },
-    close: stop,
-  };
+/** A {@link CuttableProxy} with the URL of the database behind it. */
+export interface PostgresProxy extends CuttableProxy {
+  /** `postgres://postgres@127.0.0.1:<proxy port>/<database>`. */
+  readonly url: string;
+}
+
+/** Start a {@link CuttableProxy} to the shared PostgreSQL (127.0.0.1:5432). */
+export async function startProxy(database = "test"): Promise<PostgresProxy> {
+  const proxy = await startCuttableProxy(5432);
+  return Object.assign(proxy, { url: `postgres://postgres@127.0.0.1:${proxy.port}/${database}` });
 }
