@@ -65,6 +65,7 @@ export {
   type WebdisTransportName,
 } from "./src/stores/webdis.ts";
 export { PostgresStore, type PostgresStoreOptions } from "./src/stores/postgres.ts";
+export type { MigratingStoreOptions, SqlStoreOptions } from "./src/stores/shared/store_options.ts";
 export type {
   NodePostgresQueryable,
   PostgresDatabase,
