@@ -71,6 +71,8 @@ export type {
   PostgresDatabase,
   PostgresJsSql,
 } from "./src/stores/postgres_drivers.ts";
+export { MySqlStore, type MySqlStoreOptions } from "./src/stores/mysql.ts";
+export type { MySqlDatabase } from "./src/stores/mysql_drivers.ts";
 export {
   DENO_KV_VALUE_LIMIT,
   type DenoKvAtomicOperation,
