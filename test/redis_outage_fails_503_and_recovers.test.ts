@@ -18,9 +18,8 @@ import type { ServerStore } from "../src/store.ts";
 import type { CookieClient } from "./kit/http_client.ts";
 import { type OwnRedis, startOwnRedis } from "./kit/redis.ts";
 import { type OwnWebdis, startWebdis } from "./kit/webdis.ts";
+import { letTimePass, waitFor } from "./kit/waiting.ts";
 import { type SessionApp, startSessionApp } from "./helpers/redis_http.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Subject {
   name: string;
@@ -31,11 +30,8 @@ interface Subject {
 /** Retry `GET /get` until it answers 200 (Redis clients reconnect with a backoff). */
 async function eventuallyOk(s: Subject): Promise<{ status: number; text: string }> {
   let last = { status: 0, text: "" };
-  for (let waited = 0; waited < 30_000; waited += 200) {
-    last = await s.user.get("/get");
-    if (last.status === 200) return last;
-    await sleep(200);
-  }
+  const ok = async () => (last = await s.user.get("/get")).status === 200;
+  if (await waitFor(ok, { timeoutMs: 30_000, intervalMs: 200 }).catch(() => false)) return last;
   assert.fail(`${s.name}: still ${last.status} 30 s after Redis came back`);
 }
 
@@ -100,7 +96,7 @@ describe("Redis outage: 503 while down, back to work without a restart", () => {
       assert.equal((await s.user.post("/set", { more: 1 })).status, 200, s.name);
       assert.deepEqual((await s.user.get("/get")).json(), { user: "ann", more: 1 }, s.name);
     }
-    await sleep(50);
+    await letTimePass(50);
     assert.deepEqual(unhandled, []);
   });
 
@@ -115,7 +111,7 @@ describe("Redis outage: 503 while down, back to work without a restart", () => {
     for (const s of subjects) {
       assert.deepEqual(JSON.parse((await eventuallyOk(s)).text), { user: "ann", more: 1 }, s.name);
     }
-    await sleep(50);
+    await letTimePass(50);
     assert.deepEqual(unhandled, []);
   });
 

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startSessionApp } from "./helpers/redis_http.ts";
+import { waitFor } from "./kit/waiting.ts";
 import {
   dropPrefix,
   openRedisTargets,
@@ -14,8 +15,6 @@ import {
   scanPrefix,
   uniquePrefix,
 } from "./helpers/redis_targets.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("Redis drops dead sessions by itself", () => {
   let t: RedisTargets;
@@ -41,10 +40,11 @@ describe("Redis drops dead sessions by itself", () => {
         const ttl = await t.raw.pTTL(keys[0]);
         assert.ok(ttl > 0 && ttl <= 1000, `${target.name}: PTTL ${ttl} should be the idle timeout`);
         let exists = 1;
-        for (let waited = 0; waited < 15_000 && exists; waited += 100) {
-          await sleep(100);
-          exists = await t.raw.exists(keys[0]);
-        }
+        // Redis expires the key by itself: ask until it is gone (up to 15 s).
+        await waitFor(async () => (exists = await t.raw.exists(keys[0])) === 0, {
+          timeoutMs: 15_000,
+          intervalMs: 100,
+        }).catch(() => {});
         assert.equal(exists, 0, `${target.name}: key still in Redis 15 s after a 1 s idle timeout`);
         // The cookie the browser still has now leads to a fresh, empty session.
         const after = await client.get("/get");

@@ -87,21 +87,14 @@ function serverArgs(port: number, dir: string, extra: string[]): string[] {
 
 /** A redis-server of its own, on its own port, that can be stopped, paused and restarted. */
 export interface OwnRedis extends OwnService {
-  readonly port: number;
   /** `redis://127.0.0.1:<port>`. */
   readonly url: string;
-  /** Stop it, saving its data first (as a server with persistence would keep it). */
+  /** Stop it, saving its data first (as a server with persistence would keep it); `start` loads it. */
   stop(): Promise<void>;
-  /** SIGKILL it (its data is lost) and wait for the exit. */
-  kill(): Promise<void>;
-  /** Start it again on the same port (with the data `stop` saved). */
-  start(): Promise<void>;
   /** SIGSTOP: it keeps its connections but answers nothing (a hung server). */
   pause(): void;
   /** SIGCONT after `pause`. */
   resume(): void;
-  /** Stop it for good and remove its files. */
-  dispose(): Promise<void>;
 }
 
 /**

@@ -46,17 +46,10 @@ export interface WebdisOptions {
 
 /** A running Webdis of its own. */
 export interface OwnWebdis extends OwnService {
-  readonly port: number;
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
-  /** SIGKILL it and wait for the exit (it keeps no data). */
+  /** The same as `kill` (Webdis keeps no data). */
   stop(): Promise<void>;
-  /** The same as `stop`. */
-  kill(): Promise<void>;
-  /** Start it again on the same port with the same config; resolves once it answers. */
-  start(): Promise<void>;
-  /** Stop it and remove its temp dir. */
-  dispose(): Promise<void>;
 }
 
 /** Start Webdis on a spare loopback port; resolves once it answers HTTP. */
