@@ -1,47 +1,53 @@
 /**
- * What one request knows of its session: the record as loaded, and the log
- * of what the request changed, which is all that gets written back. The
- * per-request `Session` reads and writes it; the middleware's engine decides
- * from it what to commit. Neither needs the other to build it.
+ * What one request knows of its session: where it is in its life (a
+ * {@link Lifecycle} phase), the record as loaded, and the log of what the
+ * request changed, which is all that gets written back. The per-request
+ * `Session` reads and writes it; the engine decides from it what to commit.
+ * Neither needs the other to build it.
  *
  * @module
  */
 import type { CookieJar, Increments, JsonFields, SessionRecord } from "./store.ts";
 import { emptyFields } from "./store.ts";
+import { copyFields } from "./stores/shared/record_codec.ts";
 import { newSessionId } from "./session_id.ts";
+
+/**
+ * @internal Where a request's session is in its life. Keys are a server-side
+ * store's (the SHA-256 of an ID); with a client-side store they are `undefined`.
+ *
+ * - `fresh`: nothing stored under the request's ID; its cookie, if any, is left alone.
+ * - `dead`: the request's cookie led nowhere (unknown, expired, tampered): it
+ *   is cleared at commit unless a session gets stored.
+ * - `loaded`: the session is stored under the request's ID (`key`).
+ * - `superseded`: the cookie named a session another request moved to a new
+ *   ID (a rotation's marker under `key`): the request sees an empty session
+ *   and leaves the client's (new) cookie alone. `key` becomes `undefined` once
+ *   the request gives itself a new ID (`regenerate()`), which may then store
+ *   a session of its own.
+ * - `renewed`: the loaded session got a new ID (`regenerate()`, `setUser`):
+ *   at commit it moves `from` its old key, only if it still exists then.
+ * - `ended`: the request ended a stored session (`destroy()`): `key` is
+ *   removed and the cookie cleared at commit.
+ */
+export type Lifecycle =
+  | { phase: "fresh" }
+  | { phase: "dead" }
+  | { phase: "loaded"; key: string | undefined }
+  | { phase: "superseded"; key: string | undefined }
+  | { phase: "renewed"; from: string | undefined }
+  | { phase: "ended"; key: string | undefined };
 
 /** @internal The state of one request's session. */
 export interface RequestState {
   /** The session ID; `undefined` until first needed (most new sessions are never stored). */
   id: string | undefined;
-  /** Whether the session exists in the store (or the client's cookie) under `id`, as loaded. */
-  stored: boolean;
-  /** A server-side store's key of the stored session (SHA-256 of its ID), hashed once. */
-  key: string | undefined;
-  /**
-   * The key of the stored session this request moves to a new ID
-   * (`regenerate()`): the move is a conditional `rotate` at commit, so a
-   * session that ended meanwhile is not brought back.
-   */
-  movedFrom: string | undefined;
-  /**
-   * The cookie named a session that another request moved to a new ID (its
-   * key holds a rotation's marker): this request sees an empty session and
-   * must leave the client's (new) cookie alone. `key` is the marker's key.
-   */
-  moved: boolean;
-  /** This request gave the session a new ID itself (`regenerate()`, `setUser`). */
-  renewed: boolean;
-  /** The key of a stored session this request ended (`destroy()`): removed at commit. */
-  retiredKey: string | undefined;
-  /** Whether this request ended a session of the client's cookie store (cleared at commit). */
-  retired: boolean;
+  /** Where the session is in its life; changed only by this module's functions. */
+  life: Lifecycle;
   /** The request's cookies as a client-side store reads them (parsed once per request). */
   jar: CookieJar | undefined;
   /** The request carried a session cookie (its response varies with it: `Vary: Cookie`). */
   sawCookie: boolean;
-  /** The request's session cookie led nowhere (unknown, expired): cleared unless a session is stored. */
-  deadCookie: boolean;
   /**
    * The session as this request sees it. A loaded record may be the store's
    * own object (MemoryStore hands it out uncopied): change it only through
@@ -73,16 +79,9 @@ export interface RequestState {
 export function freshState(now: number, id?: string): RequestState {
   return {
     id,
-    stored: false,
-    key: undefined,
-    movedFrom: undefined,
-    moved: false,
-    renewed: false,
-    retiredKey: undefined,
-    retired: false,
+    life: { phase: "fresh" },
     jar: undefined,
     sawCookie: false,
-    deadCookie: false,
     record: { data: emptyFields(), flash: emptyFields(), createdAt: now, expiresAt: now },
     ownsRecord: true,
     set: emptyFields(),
@@ -105,8 +104,7 @@ export function loadedState(
   key: string | undefined,
 ): RequestState {
   const state = freshState(record.createdAt, id);
-  state.stored = true;
-  state.key = key;
+  state.life = { phase: "loaded", key };
   state.record = record;
   state.ownsRecord = false;
   // The flash values the previous request left are shown now and dropped at commit.
@@ -117,10 +115,18 @@ export function loadedState(
   return state;
 }
 
-function copyFields(fields: JsonFields): JsonFields {
-  const out = emptyFields();
-  for (const k in fields) out[k] = fields[k];
-  return out;
+/** @internal The state of a request whose cookie named a session moved away (a marker under `key`). */
+export function supersededState(now: number, key: string): RequestState {
+  const state = freshState(now);
+  state.life = { phase: "superseded", key };
+  return state;
+}
+
+/** @internal The state of a request whose cookie led nowhere: cleared at commit unless a session is stored. */
+export function deadCookieState(now: number): RequestState {
+  const state = freshState(now);
+  state.life = { phase: "dead" };
+  return state;
 }
 
 /**
@@ -141,21 +147,47 @@ export function idOf(state: RequestState): string {
   return state.id ??= newSessionId();
 }
 
+/** @internal Whether the session is stored under the request's ID, as loaded. */
+export function isStored(state: RequestState): boolean {
+  return state.life.phase === "loaded";
+}
+
+/** @internal The store keys a request's session is known by (its own, and the one it moves from). */
+export function keysOf(state: RequestState | undefined): string[] {
+  const keys: string[] = [];
+  const life = state?.life;
+  if (life?.phase === "loaded" && life.key !== undefined) keys.push(life.key);
+  if (life?.phase === "renewed" && life.from !== undefined) keys.push(life.from);
+  return keys;
+}
+
 /**
  * @internal End the session in place (`destroy()`): its data is gone; a stored
  * session (or the one it was moving from) is removed at commit.
  */
 export function endSession(state: RequestState, now: number): void {
-  // A moved-away ID ends too (its marker goes, its cookie is cleared): a logout wins.
-  const ended = state.movedFrom ?? state.retiredKey ??
-    (state.stored || state.moved ? state.key : undefined);
-  const wasStored = state.stored || state.retired || state.moved || state.movedFrom !== undefined;
+  const life = state.life;
+  let ended: Lifecycle;
+  switch (life.phase) {
+    case "fresh":
+    case "dead":
+      // Nothing stored to end (and a dead cookie is left as it is).
+      ended = { phase: "fresh" };
+      break;
+    case "renewed":
+      ended = { phase: "ended", key: life.from };
+      break;
+    case "loaded":
+    case "superseded": // A moved-away ID ends too (its marker goes, its cookie is cleared): a logout wins.
+    case "ended":
+      ended = { phase: "ended", key: life.key };
+      break;
+  }
   const { jar, sawCookie } = state;
   Object.assign(state, freshState(now));
   state.jar = jar;
   state.sawCookie = sawCookie;
-  state.retiredKey = ended;
-  state.retired = wasStored;
+  state.life = ended;
   state.touched = true;
 }
 
@@ -164,20 +196,9 @@ export function endSession(state: RequestState, now: number): void {
  * stored session moves at commit, only if it still exists then.
  */
 export function moveSession(state: RequestState): void {
-  if (state.stored) {
-    state.movedFrom = state.key;
-    state.retired = true;
-  }
-  state.stored = false;
-  state.key = undefined;
+  const life = state.life;
+  if (life.phase === "loaded") state.life = { phase: "renewed", from: life.key };
+  else if (life.phase === "superseded") state.life = { phase: "superseded", key: undefined };
+  // fresh, dead, renewed, ended: nothing is stored under the current ID to move.
   state.id = newSessionId();
-  state.renewed = true;
-}
-
-/** @internal The state of a request whose cookie named a session moved away (a marker under `key`). */
-export function movedState(now: number, key: string): RequestState {
-  const state = freshState(now);
-  state.moved = true;
-  state.key = key;
-  return state;
 }

@@ -8,10 +8,20 @@ import { SessionConfigError, SessionValueError } from "./errors.ts";
 import { fromJson, toJson } from "./json_value.ts";
 import type { SessionOptions } from "./options.ts";
 import type { SessionStore } from "./store.ts";
-import type { V9Store } from "./stores/v9_store.ts";
+import { MemoryStore } from "./stores/memory.ts";
+import { fromV9Store, type V9Store } from "./stores/v9_store.ts";
+import { hasFields } from "./stores/shared/record_codec.ts";
 import { emptyFields } from "./store.ts";
-import { endSession, idOf, moveSession, ownRecord, type RequestState } from "./request_state.ts";
-import { type OakContextLike, SessionEngine, type SessionMiddleware } from "./middleware.ts";
+import {
+  endSession,
+  idOf,
+  isStored,
+  moveSession,
+  ownRecord,
+  type RequestState,
+} from "./request_state.ts";
+import { SessionEngine } from "./engine/engine.ts";
+import { type OakContextLike, type SessionMiddleware, sessionMiddleware } from "./middleware.ts";
 import {
   bindUser,
   checkUserId,
@@ -33,15 +43,17 @@ export type NumberKeys<T> = {
   [K in keyof T & string]: T[K] extends number | undefined ? K : never;
 }[keyof T & string];
 
-// A session's engine, and for a request's session its state. Kept under a
-// module-private symbol rather than private fields, so the engine can hand a
-// request its session without calling the public constructor (which builds
-// a manager: `new Session(store)`).
+// A session's engine, and for a request's session its state (for a manager,
+// its middleware). Kept under a module-private symbol rather than private
+// fields, so the middleware can hand a request its session without calling
+// the public constructor (which builds a manager: `new Session(store)`).
 const LINK = Symbol("oak-sessions.session");
 
 interface Link {
-  engine: SessionEngine<Session>;
+  engine: SessionEngine;
   state: RequestState | undefined;
+  /** Made when first asked for, once per manager. */
+  middleware?: SessionMiddleware<Session>;
 }
 
 type Linked = { [LINK]: Link };
@@ -50,8 +62,8 @@ function linkOf(session: object): Link | undefined {
   return (session as Partial<Linked>)[LINK];
 }
 
-/** A request's session, made by the engine for each request. */
-function requestSession(engine: SessionEngine<Session>, state: RequestState): Session {
+/** A request's session, made by the middleware for each request. */
+function requestSession(engine: SessionEngine, state: RequestState): Session {
   const session = Object.create(Session.prototype) as Session & Linked;
   session[LINK] = { engine, state };
   return session;
@@ -62,14 +74,34 @@ function stateOfSession(value: unknown): RequestState | undefined {
   return typeof value === "object" && value !== null ? linkOf(value)?.state : undefined;
 }
 
+/** Whether `store` is written for the original oak_sessions' store interface (and only that). */
+function isV9Store(store: unknown): store is V9Store {
+  const s = store as Record<string, unknown> | null;
+  return s !== null && typeof s === "object" && typeof s.get !== "function" &&
+    typeof s.getSessionById === "function" && typeof s.createSession === "function" &&
+    typeof s.persistSessionData === "function" && typeof s.deleteSession === "function";
+}
+
+/**
+ * The engine of `store`: a `MemoryStore` when none is given; a store of the
+ * original's interface keeps working as it was passed (`new
+ * Session(myV9Store)`), through its adapter.
+ */
 function engineFor(
   store: SessionStore | V9Store | undefined,
   options: SessionOptions | undefined,
-) {
-  return new SessionEngine<Session>(store, options, {
-    wrap: requestSession,
-    stateOf: stateOfSession,
-  });
+): SessionEngine {
+  const chosen = store === undefined
+    ? new MemoryStore()
+    : isV9Store(store)
+    ? fromV9Store(store)
+    : store;
+  return new SessionEngine(chosen, options, stateOfSession);
+}
+
+/** The middleware of `engine`, whose requests get a `Session` each. */
+function middlewareOf(engine: SessionEngine): SessionMiddleware<Session> {
+  return sessionMiddleware(engine, (state) => requestSession(engine, state));
 }
 
 /** The request state of `ctx` (a manager's `{ current: ctx }`). */
@@ -87,11 +119,6 @@ function req(session: object): RequestState {
   }
   state.touched = true;
   return state;
-}
-
-function hasFields(fields: Record<string, string>): boolean {
-  for (const _ in fields) return true;
-  return false;
 }
 
 function dropFlash(s: RequestState, key: string): void {
@@ -141,12 +168,13 @@ export class Session<T extends SessionShape = SessionShape> {
     store?: SessionStore | V9Store,
     options?: SessionOptions,
   ): SessionMiddleware<Session<T>> {
-    return engineFor(store, options).middleware as SessionMiddleware<Session<T>>;
+    return middlewareOf(engineFor(store, options)) as SessionMiddleware<Session<T>>;
   }
 
   /** The middleware of this manager (`router.get(path, session.initMiddleware(), handler)`). */
   initMiddleware(): SessionMiddleware<Session<T>> {
-    return (linkOf(this) as Link).engine.middleware as SessionMiddleware<Session<T>>;
+    const link = linkOf(this) as Link;
+    return (link.middleware ??= middlewareOf(link.engine)) as SessionMiddleware<Session<T>>;
   }
 
   /** The session ID (also `sid`). A new session gets its ID at once; it is stored only when it holds data. */
@@ -166,7 +194,7 @@ export class Session<T extends SessionShape = SessionShape> {
    */
   get expiresAt(): number | undefined {
     const s = req(this);
-    return s.stored ? s.record.expiresAt : undefined;
+    return isStored(s) ? s.record.expiresAt : undefined;
   }
 
   /**
@@ -259,7 +287,8 @@ export class Session<T extends SessionShape = SessionShape> {
     const user = checkUserId(userId, "setUser");
     const s = req(this);
     if (s.record.userId === user) return;
-    if (s.stored && !s.renewed) moveSession(s);
+    // A stored session gets a new ID (once: after that it is no longer the stored one).
+    if (isStored(s)) moveSession(s);
     bindUser(s, user, (linkOf(this) as Link).engine.now());
   }
 

@@ -8,11 +8,12 @@
  * @module
  */
 import { SessionConfigError, SessionValueError } from "./errors.ts";
-import { asStoreError, type OakContextLike, type SessionEngine } from "./middleware.ts";
-import { endSession, ownRecord, type RequestState } from "./request_state.ts";
+import type { SessionEngine } from "./engine/engine.ts";
+import { asStoreError } from "./engine/store_kind.ts";
+import type { OakContextLike } from "./oak_context_like.ts";
+import { endSession, keysOf, ownRecord, type RequestState } from "./request_state.ts";
 import { metaText, parseMeta, type SessionMeta } from "./session_meta.ts";
 import { sha256Base64Url } from "./sha256.ts";
-import type { ServerStore } from "./store.ts";
 
 /** The longest user ID `setUser` takes, in characters. */
 export const MAX_USER_ID_LENGTH = 256;
@@ -87,7 +88,7 @@ export function bindUser(s: RequestState, userId: string, now: number): void {
 }
 
 function wholeSeconds(
-  engine: SessionEngine<unknown>,
+  engine: SessionEngine,
   name: "idleSeconds" | "absoluteSeconds",
   value: unknown,
 ): number | undefined {
@@ -110,7 +111,7 @@ function wholeSeconds(
 
 /** Give the request's session its own lifetime (`setLifetime`). */
 export function setLifetime(
-  engine: SessionEngine<unknown>,
+  engine: SessionEngine,
   s: RequestState,
   lifetime: SessionLifetime,
 ): void {
@@ -149,45 +150,18 @@ export function setLifetime(
   s.metaChanged = true;
 }
 
-function serverStoreFor(engine: SessionEngine<unknown>, method: string): ServerStore {
-  const store = engine.store;
-  if (store.kind === "client") {
-    throw new SessionConfigError(
-      `${method}: the cookie store keeps each session in its browser's cookie, so the server ` +
-        "cannot list or end one session; revokeSessions() ends them all when the CookieStore " +
-        "has a server store for revocations (new CookieStore(secret, { revocations }))",
-    );
-  }
-  if (typeof store.listByUser !== "function" || typeof store.deleteByUser !== "function") {
-    throw new SessionConfigError(
-      `${method}: this session store keeps no per-user index (listByUser/deleteByUser); ` +
-        "use MemoryStore, SqliteStore, PostgresStore, RedisStore, WebdisStore or DenoKvStore",
-    );
-  }
-  return store;
-}
-
-/** The store keys a request's session is known by (its own, and the one it moves from). */
-function keysOf(s: RequestState | undefined): string[] {
-  const keys: string[] = [];
-  if (s === undefined) return keys;
-  if (s.stored && s.key !== undefined) keys.push(s.key);
-  if (s.movedFrom !== undefined) keys.push(s.movedFrom);
-  return keys;
-}
-
 /** The live sessions of `userId`, newest first; `current` marks the asking request's. */
 export async function listSessions(
-  engine: SessionEngine<unknown>,
+  engine: SessionEngine,
   userId: unknown,
   current: RequestState | undefined,
 ): Promise<SessionInfo[]> {
   const user = checkUserId(userId, "listSessions");
-  const store = serverStoreFor(engine, "listSessions");
+  const store = engine.kind.userIndex("listSessions");
   const now = engine.now();
   let found;
   try {
-    found = await store.listByUser!(user, now);
+    found = await store.listByUser(user, now);
   } catch (error) {
     throw asStoreError(error, "listing a user's sessions");
   }
@@ -214,110 +188,34 @@ export async function listSessions(
 }
 
 /**
- * How long (ms) clocks of the processes sharing a cookie store's revocations
- * may disagree, and how long a revocation's write may take before it is
- * written again with a later end: see {@link revocationUntil}.
- */
-export const REVOCATION_MARGIN_MS = 60_000;
-
-/**
- * Until when a cookie store's record revoking the sessions bound before
- * `notBefore` must stay: as long as any cookie it revokes could still open.
- *
- * Such a cookie was bound, and so created, before `notBefore`. A request
- * that loaded it before the revocation may still seal it again afterwards
- * with a later idle expiry, but no seal reaches past the session's absolute
- * end: its creation plus its absolute lifetime, at most the app's
- * `maxAbsoluteSeconds`. So with an absolute limit, `notBefore +
- * maxAbsoluteMs` outlives every cookie it revokes, re-sealed or not.
- *
- * Without one, re-seals could push a cookie's expiry on for ever; the bound
- * then rests on the cookie store's write check: once the record is in the
- * store, no write seals a session it revokes. A write that checked before
- * the record landed sealed an expiry of at most `maxIdleMs` past its own
- * clock, which was before `landed` (when the revoking request saw its write
- * done). The margin covers clocks that disagree by up to it.
- */
-function revocationUntil(
-  engine: SessionEngine<unknown>,
-  notBefore: number,
-  landed: number,
-): number {
-  const { maxAbsoluteMs, maxIdleMs } = engine.options;
-  if (Number.isFinite(maxAbsoluteMs)) return notBefore + maxAbsoluteMs;
-  return Math.max(notBefore, landed) + maxIdleMs + REVOCATION_MARGIN_MS;
-}
-
-/**
  * End every session of `userId` but `except`'s; returns how many ended. The
  * asking request's own session, when it is the user's and not excepted, ends
  * with them. With the cookie store, `except` is kept only if no revocation
  * recorded since its request loaded it covers it; otherwise it ends too.
  */
 export async function revokeSessions(
-  engine: SessionEngine<unknown>,
+  engine: SessionEngine,
   userId: unknown,
   except: RequestState | undefined,
   current: RequestState | undefined,
 ): Promise<number> {
   const user = checkUserId(userId, "revokeSessions");
   const now = engine.now();
-  const store = engine.store;
-  let removed = 0;
-  let excepted = except;
+  let revoked;
   try {
-    if (store.kind === "client") {
-      if (typeof store.revokeUser !== "function") {
-        throw new SessionConfigError(
-          "revokeSessions: the cookie store keeps sessions in the browsers' cookies and " +
-            "cannot delete them; give it a server store that records each user's " +
-            "revocation time: new CookieStore(secret, { revocations: new SqliteStore(db) })",
-        );
-      }
-      // Every session bound before `notBefore` is revoked; the excepted one is bound again.
-      const notBefore = now + 1;
-      const keep = except !== undefined && except.record.userId === user ? except : undefined;
-      const until = revocationUntil(engine, notBefore, now);
-      const kept = await store.revokeUser(
-        user,
-        notBefore,
-        until,
-        keep === undefined ? undefined : keep.record.boundAt ?? keep.record.createdAt,
-      );
-      if (keep !== undefined && kept === false) {
-        // Revoked after its request loaded it: it cannot except itself.
-        excepted = undefined;
-        endSession(keep, now);
-      } else {
-        if (keep !== undefined) {
-          ownRecord(keep).boundAt = notBefore;
-          keep.userChanged = true;
-        }
-        // A write slow to land (beyond half the margin) is written again to last longer.
-        const later = revocationUntil(engine, notBefore, engine.now());
-        if (later - until > REVOCATION_MARGIN_MS / 2) {
-          await store.revokeUser(user, notBefore, later);
-        }
-      }
-    } else {
-      removed = await serverStoreFor(engine, "revokeSessions").deleteByUser!(
-        user,
-        keysOf(except),
-        now,
-      );
-    }
+    revoked = await engine.kind.revokeUser(user, except, now);
   } catch (error) {
     throw asStoreError(error, "revoking a user's sessions");
   }
-  if (current !== undefined && current !== excepted && current.record.userId === user) {
+  if (current !== undefined && current !== revoked.kept && current.record.userId === user) {
     endSession(current, now);
   }
-  return removed;
+  return revoked.removed;
 }
 
 /** End the session of `userId` whose fingerprint is `fingerprint`; whether there was one. */
 export async function revokeSession(
-  engine: SessionEngine<unknown>,
+  engine: SessionEngine,
   userId: unknown,
   fingerprint: unknown,
   current: RequestState | undefined,
@@ -330,10 +228,10 @@ export async function revokeSession(
         String(fingerprint),
     );
   }
-  const store = serverStoreFor(engine, "revokeSession");
+  const store = engine.kind.userIndex("revokeSession");
   const now = engine.now();
   try {
-    for (const { key } of await store.listByUser!(user, now)) {
+    for (const { key } of await store.listByUser(user, now)) {
       if (fingerprintOf(key) !== fingerprint) continue;
       await store.delete(key);
       if (current !== undefined && keysOf(current).includes(key)) endSession(current, now);
@@ -347,7 +245,7 @@ export async function revokeSession(
 
 /** The request state of `target` (a context behind the middleware, or a request's session). */
 export function stateOfTarget(
-  engine: SessionEngine<unknown>,
+  engine: SessionEngine,
   target: OakContextLike | object | undefined,
   option: string,
 ): RequestState | undefined {
