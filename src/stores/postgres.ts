@@ -20,7 +20,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, POSTGRES_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { POSTGRES_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   MOVED_MARKER_MS,
   onlyRefreshes,
@@ -30,7 +30,7 @@ import {
   type UserSession,
   type WriteResult,
 } from "../store.ts";
-import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
+import { decodeRow, userSessions } from "./sql_row.ts";
 import {
   connectPostgres,
   type PgConnection,
@@ -42,12 +42,10 @@ import { migrateOriginalTable } from "./postgres_migration.ts";
 import { withDeadline } from "./shared/deadline.ts";
 import { checkTableName } from "./shared/sql_identifiers.ts";
 import {
-  cleanupIntervalMs,
-  logOption,
-  migratedIdleMs,
   type MigratingStoreOptions,
+  type SqlSettings,
+  sqlStoreArguments,
   type SqlStoreOptions,
-  storeArguments,
   timeoutMsOption,
 } from "./shared/store_options.ts";
 
@@ -253,33 +251,18 @@ export function postgresStatements(tableName: string): {
 const USAGE = 'pass options as the third argument: new PostgresStore(sql, "sessions", { ... }), ' +
   'or name the table among them: new PostgresStore(sql, { table: "sessions", ... })';
 
-interface Settings {
-  tableName: string;
+interface Settings extends SqlSettings {
   timeoutMs: number;
-  cleanupIntervalMs: number;
-  log: (line: string) => void;
-  migratedIdleMs: number;
 }
 
 function checkArguments(tableOrOptions: unknown, options: unknown): Settings {
   const where = "PostgresStore";
-  const args = storeArguments(where, "table", tableOrOptions, options, USAGE);
-  const { table = "sessions", ...o } = args;
-  // An object without a table as the second argument is most likely options
-  // meant for the third: say where they go.
-  checkTableName(
-    where,
-    tableOrOptions === args && !Object.hasOwn(args, "table") ? args : table,
-    USAGE,
-  );
-  checkOptionKeys(where, o, POSTGRES_STORE_OPTION_KEYS);
-  return {
-    tableName: table as string,
-    timeoutMs: timeoutMsOption(where, o.timeoutMs),
-    cleanupIntervalMs: cleanupIntervalMs(where, o.cleanupIntervalSeconds),
-    log: logOption(where, o.log),
-    migratedIdleMs: migratedIdleMs(where, o.migratedIdleSeconds),
-  };
+  const args = sqlStoreArguments(where, tableOrOptions, options, {
+    usage: USAGE,
+    keys: POSTGRES_STORE_OPTION_KEYS,
+    checkName: (name) => checkTableName(where, name, USAGE),
+  });
+  return { ...args.settings, timeoutMs: timeoutMsOption(where, args.options.timeoutMs) };
 }
 
 const OUR_COLUMNS: Record<string, string> = {
@@ -445,7 +428,7 @@ export class PostgresStore implements ServerStore {
     change: SessionChange,
     now: number,
   ): Promise<WriteResult> {
-    // The marker would take the place of the session itself.
+    // Same key: the statement's marker would take the moved row's place.
     if (oldKey === newKey) return this.update(oldKey, change, now);
     const r = await this.#run("rotate the session", now, this.#s.rotate, [
       oldKey,
@@ -470,16 +453,7 @@ export class PostgresStore implements ServerStore {
       userId,
       time(now),
     ]);
-    const found: UserSession[] = [];
-    for (const row of r.rows) {
-      const record = decodeRow(row, now);
-      const key = row[ROW_COLUMNS];
-      // A marker is no session of the user's (only a process of an earlier
-      // version could have bound one).
-      if (record === null || record.movedAt !== undefined) continue;
-      if (typeof key === "string") found.push({ key, record });
-    }
-    return found;
+    return userSessions(r.rows, now);
   }
 
   /**

@@ -7,7 +7,13 @@
  *
  * @module
  */
-import { emptyFields, type JsonFields, MOVED_MARKER_MS, type SessionRecord } from "../store.ts";
+import {
+  emptyFields,
+  type JsonFields,
+  MOVED_MARKER_MS,
+  type SessionRecord,
+  type UserSession,
+} from "../store.ts";
 
 /**
  * How many leading columns a session row has, in this order: data, flash,
@@ -15,6 +21,22 @@ import { emptyFields, type JsonFields, MOVED_MARKER_MS, type SessionRecord } fro
  * that returns more (the key, for `listByUser`) puts them after these.
  */
 export const ROW_COLUMNS = 8;
+
+/**
+ * The sessions in `rows` of a user's sessions (a session row, then its key),
+ * leaving out unreadable rows and markers: a marker is no session of the
+ * user's (only a process of an earlier version could have bound one).
+ */
+export function userSessions(rows: Iterable<unknown[]>, now: number): UserSession[] {
+  const found: UserSession[] = [];
+  for (const row of rows) {
+    const record = decodeRow(row, now);
+    const key = row[ROW_COLUMNS];
+    if (record === null || record.movedAt !== undefined) continue;
+    if (typeof key === "string") found.push({ key, record });
+  }
+  return found;
+}
 
 /**
  * A row `[data, flash, createdAt, expiresAt, userId, lastSeenAt, meta,

@@ -16,7 +16,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, renamedOptions, SQLITE_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { SQLITE_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
   applyChange,
   movedMarker,
@@ -27,7 +27,7 @@ import {
   type UserSession,
   type WriteResult,
 } from "../store.ts";
-import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
+import { decodeRow, userSessions } from "./sql_row.ts";
 import {
   configError,
   connectSqlite,
@@ -42,12 +42,10 @@ import {
 import { addMissingColumns, migrateOriginalTable, migrationLine } from "./sqlite_migration.ts";
 import { checkTableName } from "./shared/sql_identifiers.ts";
 import {
-  cleanupIntervalMs,
-  logOption,
-  migratedIdleMs,
   type MigratingStoreOptions,
+  type SqlSettings,
+  sqlStoreArguments,
   type SqlStoreOptions,
-  storeArguments,
 } from "./shared/store_options.ts";
 
 /** Options of {@link SqliteStore}. */
@@ -172,27 +170,29 @@ function checkSqliteTableName(tableName: unknown): asserts tableName is string {
   }
 }
 
-interface Settings {
-  tableName: string;
+interface Settings extends SqlSettings {
   walMode: boolean;
   timeoutMs: number | null;
   /** The name the application gave the timeout, for messages that name it. */
   timeoutName: string;
-  cleanupIntervalMs: number;
-  log: (line: string) => void;
-  migratedIdleMs: number;
 }
 
 function checkArguments(tableOrOptions: unknown, options: unknown): Settings {
   const where = "SqliteStore";
-  const args = storeArguments(where, "table", tableOrOptions, options, USAGE);
-  const { table = "sessions", ...rest } = args;
-  // An object without a table as the second argument is most likely options
-  // meant for the third: say where they go.
-  checkSqliteTableName(tableOrOptions === args && !Object.hasOwn(args, "table") ? args : table);
-  checkOptionKeys(where, rest, SQLITE_STORE_OPTION_KEYS);
-  const timeoutName = Object.hasOwn(rest, "busyTimeoutMs") ? "busyTimeoutMs" : "timeoutMs";
-  const o = renamedOptions(where, rest, { busyTimeoutMs: "timeoutMs" });
+  const given = typeof tableOrOptions === "object" && tableOrOptions !== null
+    ? tableOrOptions
+    : options;
+  const timeoutName = typeof given === "object" && given !== null &&
+      Object.hasOwn(given, "busyTimeoutMs")
+    ? "busyTimeoutMs"
+    : "timeoutMs";
+  const args = sqlStoreArguments(where, tableOrOptions, options, {
+    usage: USAGE,
+    keys: SQLITE_STORE_OPTION_KEYS,
+    renames: { busyTimeoutMs: "timeoutMs" },
+    checkName: checkSqliteTableName,
+  });
+  const o = args.options;
   const walMode = o.walMode ?? true;
   if (typeof walMode !== "boolean") {
     throw new SessionConfigError("SqliteStore: walMode must be true or false");
@@ -208,15 +208,7 @@ function checkArguments(tableOrOptions: unknown, options: unknown): Settings {
         "to keep the connection's own",
     );
   }
-  return {
-    tableName: table as string,
-    walMode,
-    timeoutMs: timeoutMs as number | null,
-    timeoutName,
-    cleanupIntervalMs: cleanupIntervalMs(where, o.cleanupIntervalSeconds),
-    log: logOption(where, o.log),
-    migratedIdleMs: migratedIdleMs(where, o.migratedIdleSeconds),
-  };
+  return { ...args.settings, walMode, timeoutMs: timeoutMs as number | null, timeoutName };
 }
 
 type Statements =
@@ -340,21 +332,9 @@ export class SqliteStore implements ServerStore {
         const row = this.#s.get.get([key, now]);
         return row && decodeRow(row, now)?.movedAt !== undefined ? "moved" : false;
       }
-      // BEGIN IMMEDIATE takes the write lock before the read, so no other
-      // connection can change or delete the row between our read and write.
-      // Everything from BEGIN to COMMIT runs synchronously: no other request
-      // of this process can interleave either.
-      this.#s.begin.run([]);
-      try {
-        const row = this.#s.get.get([key, now]);
-        const record = row ? decodeRow(row, now) : null;
-        if (!record || record.movedAt !== undefined) {
-          this.#s.rollback.run([]);
-          return record ? "moved" : false;
-        }
-        // Increments too are applied to the row read under the lock, so
-        // concurrent ones from any process all count.
-        applyChange(record, change);
+      // Increments too are applied to the row read under the lock, so
+      // concurrent ones from any process all count.
+      return this.#changeLocked(key, change, now, (record) => {
         this.#s.write.run([
           JSON.stringify(record.data),
           JSON.stringify(record.flash),
@@ -364,17 +344,7 @@ export class SqliteStore implements ServerStore {
           record.meta ?? null,
           key,
         ]);
-        this.#s.commit.run([]);
-        return true;
-      } catch (e) {
-        try {
-          this.#s.rollback.run([]);
-        } catch {
-          // SQLite may already have rolled back (e.g. after SQLITE_FULL);
-          // the original error is the one worth reporting.
-        }
-        throw e;
-      }
+      });
     });
   }
 
@@ -391,34 +361,17 @@ export class SqliteStore implements ServerStore {
     change: SessionChange,
     now: number,
   ): Promise<WriteResult> {
-    // The marker would take the place of the session itself.
+    // Same key: the marker's INSERT OR REPLACE would overwrite the moved session.
     if (oldKey === newKey) return this.update(oldKey, change, now);
     return this.#call("rotate the session", now, (): WriteResult => {
       // The write lock comes before the read: no other connection can delete
       // the old row (a logout) between the check and the move.
-      this.#s.begin.run([]);
-      try {
-        const row = this.#s.get.get([oldKey, now]);
-        const record = row ? decodeRow(row, now) : null;
-        if (!record || record.movedAt !== undefined) {
-          this.#s.rollback.run([]);
-          return record ? "moved" : false;
-        }
-        applyChange(record, change);
+      return this.#changeLocked(oldKey, change, now, (record) => {
         this.#s.create.run([newKey, ...rowValues(record)]);
         // The marker replaces the old row (INSERT OR REPLACE): no user, so
         // it leaves the user index with it.
         this.#s.create.run([oldKey, ...rowValues(movedMarker(now))]);
-        this.#s.commit.run([]);
-        return true;
-      } catch (e) {
-        try {
-          this.#s.rollback.run([]);
-        } catch {
-          // Already rolled back by SQLite; report the original error.
-        }
-        throw e;
-      }
+      });
     });
   }
 
@@ -434,18 +387,11 @@ export class SqliteStore implements ServerStore {
    * index; `[]` when the user has none.
    */
   listByUser(userId: string, now: number): Promise<UserSession[]> {
-    return this.#call("list the user's sessions", now, () => {
-      const found: UserSession[] = [];
-      for (const row of this.#s.listByUser.all([userId, now])) {
-        const record = decodeRow(row, now);
-        const key = row[ROW_COLUMNS];
-        // A marker is no session of the user's (only a process of an earlier
-        // version could have bound one).
-        if (record === null || record.movedAt !== undefined) continue;
-        if (typeof key === "string") found.push({ key, record });
-      }
-      return found;
-    });
+    return this.#call(
+      "list the user's sessions",
+      now,
+      () => userSessions(this.#s.listByUser.all([userId, now]), now),
+    );
   }
 
   /**
@@ -531,6 +477,43 @@ export class SqliteStore implements ServerStore {
     }
     if (now !== undefined) this.#maybeSweep(now);
     return Promise.resolve(result);
+  }
+
+  /**
+   * Reads the live session under `key`, applies `change` and hands it to
+   * `write`, all in one `BEGIN IMMEDIATE` transaction: the write lock comes
+   * before the read, so no other connection can change or delete the row
+   * in between, and everything from BEGIN to COMMIT runs synchronously, so
+   * no other request of this process interleaves either. `false` (gone) or
+   * `"moved"` (a marker) writes nothing.
+   */
+  #changeLocked(
+    key: string,
+    change: SessionChange,
+    now: number,
+    write: (record: SessionRecord) => void,
+  ): WriteResult {
+    this.#s.begin.run([]);
+    try {
+      const row = this.#s.get.get([key, now]);
+      const record = row ? decodeRow(row, now) : null;
+      if (!record || record.movedAt !== undefined) {
+        this.#s.rollback.run([]);
+        return record ? "moved" : false;
+      }
+      applyChange(record, change);
+      write(record);
+      this.#s.commit.run([]);
+      return true;
+    } catch (e) {
+      try {
+        this.#s.rollback.run([]);
+      } catch {
+        // SQLite may already have rolled back (e.g. after SQLITE_FULL);
+        // the original error is the one worth reporting.
+      }
+      throw e;
+    }
   }
 
   #storeError(what: string, e: unknown): SessionStoreError {

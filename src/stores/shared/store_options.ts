@@ -8,6 +8,7 @@
  * @module
  */
 import { SessionConfigError } from "../../errors.ts";
+import { checkOptionKeys, renamedOptions } from "../../option_keys.ts";
 
 /** Options every SQL store takes beside its own. */
 export interface SqlStoreOptions {
@@ -67,6 +68,56 @@ export function storeArguments(
     );
   }
   return { ...o, [nameKey]: nameOrOptions };
+}
+
+/** How a SQL store reads the arguments after its driver. */
+export interface SqlArgumentRules {
+  /** The forms of the constructor, for messages. */
+  usage: string;
+  /** The option keys the store takes (besides `table`). */
+  keys: readonly string[];
+  /** Old option names and their new ones (see `renamedOptions`). */
+  renames?: Readonly<Record<string, string>>;
+  /** Throws a `SessionConfigError` for a table name the database cannot take. */
+  checkName: (name: unknown) => void;
+}
+
+/** What every SQL store reads from its arguments. */
+export interface SqlSettings {
+  tableName: string;
+  cleanupIntervalMs: number;
+  log: (line: string) => void;
+  migratedIdleMs: number;
+}
+
+/**
+ * The arguments after a SQL store's driver, `(table?, options?)` or
+ * `({ table, ...options })`: the table (default `"sessions"`), the settings
+ * all SQL stores share, and the options, with old names moved to their new
+ * ones, for the store's own settings. An object without `table` as the
+ * second argument is refused as a table name (options meant for the third).
+ */
+export function sqlStoreArguments(
+  where: string,
+  tableOrOptions: unknown,
+  options: unknown,
+  rules: SqlArgumentRules,
+): { settings: SqlSettings; options: Record<string, unknown> } {
+  const args = storeArguments(where, "table", tableOrOptions, options, rules.usage);
+  const { table = "sessions", ...rest } = args;
+  const name = tableOrOptions === args && !Object.hasOwn(args, "table") ? args : table;
+  rules.checkName(name);
+  checkOptionKeys(where, rest, rules.keys);
+  const o = renamedOptions(where, rest, rules.renames ?? {});
+  return {
+    settings: {
+      tableName: name as string,
+      cleanupIntervalMs: cleanupIntervalMs(where, o.cleanupIntervalSeconds),
+      log: logOption(where, o.log),
+      migratedIdleMs: migratedIdleMs(where, o.migratedIdleSeconds),
+    },
+    options: o,
+  };
 }
 
 /** `options`, or `{}` when it is `undefined`; a `SessionConfigError` when it is no object. */
