@@ -72,9 +72,10 @@ export const COOKIE_GET_OPTION_KEYS: readonly string[] = keysOf<CookieGetOptions
   signed: true,
 });
 
-/** Keys of `new MemoryStore(options)`. */
+/** Keys of `new MemoryStore(options)` (`sweepIntervalSeconds`: the old name of `cleanupIntervalSeconds`). */
 export const MEMORY_STORE_OPTION_KEYS: readonly string[] = keysOf<MemoryStoreOptions>({
   maxSessions: true,
+  cleanupIntervalSeconds: true,
   sweepIntervalSeconds: true,
 });
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { SessionConfigError } from "../errors.ts";
-import { checkOptionKeys, MEMORY_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, MEMORY_STORE_OPTION_KEYS, renamedOptions } from "../option_keys.ts";
 import {
   applyChange,
   movedMarker,
@@ -16,6 +16,7 @@ import {
   type WriteResult,
 } from "../store.ts";
 import { copyFields, hasFields } from "./shared/record_codec.ts";
+import { givenName } from "./shared/store_options.ts";
 
 /** Options of `new MemoryStore(options)`. */
 export interface MemoryStoreOptions {
@@ -26,6 +27,8 @@ export interface MemoryStoreOptions {
    */
   maxSessions?: number;
   /** Expired sessions are swept at most once per this many seconds, during normal calls. Default 60. */
+  cleanupIntervalSeconds?: number;
+  /** @deprecated Renamed `cleanupIntervalSeconds` (the name every store uses); the old name still works. */
   sweepIntervalSeconds?: number;
 }
 
@@ -83,21 +86,26 @@ export class MemoryStore implements ServerStore {
   /** A store in this process's memory, bounded by `maxSessions` (least recently used go first). */
   constructor(options: MemoryStoreOptions = {}) {
     checkOptionKeys("MemoryStore", options, MEMORY_STORE_OPTION_KEYS);
-    const { maxSessions = Infinity, sweepIntervalSeconds = 60 } = options;
+    const intervalName = givenName(options, "sweepIntervalSeconds", "cleanupIntervalSeconds");
+    const { maxSessions = Infinity, cleanupIntervalSeconds = 60 } = renamedOptions(
+      "MemoryStore",
+      options,
+      { sweepIntervalSeconds: "cleanupIntervalSeconds" },
+    );
     if (maxSessions !== Infinity && (!Number.isInteger(maxSessions) || maxSessions < 1)) {
       throw new SessionConfigError(
         `MemoryStore: maxSessions must be a positive integer, got ${String(maxSessions)}`,
       );
     }
-    if (!Number.isInteger(sweepIntervalSeconds) || sweepIntervalSeconds < 0) {
+    if (!Number.isInteger(cleanupIntervalSeconds) || cleanupIntervalSeconds < 0) {
       throw new SessionConfigError(
-        `MemoryStore: sweepIntervalSeconds must be a non-negative integer, got ${
-          String(sweepIntervalSeconds)
+        `MemoryStore: ${intervalName} must be a non-negative integer, got ${
+          String(cleanupIntervalSeconds)
         }`,
       );
     }
     this.#maxSessions = maxSessions;
-    this.#sweepMs = sweepIntervalSeconds * 1000;
+    this.#sweepMs = cleanupIntervalSeconds * 1000;
   }
 
   /**

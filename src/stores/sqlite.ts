@@ -42,6 +42,7 @@ import {
 import { addMissingColumns, migrateOriginalTable, migrationLine } from "./sqlite_migration.ts";
 import { checkTableName } from "./shared/sql_identifiers.ts";
 import {
+  givenName,
   type MigratingStoreOptions,
   type SqlSettings,
   sqlStoreArguments,
@@ -179,13 +180,8 @@ interface Settings extends SqlSettings {
 
 function checkArguments(tableOrOptions: unknown, options: unknown): Settings {
   const where = "SqliteStore";
-  const given = typeof tableOrOptions === "object" && tableOrOptions !== null
-    ? tableOrOptions
-    : options;
-  const timeoutName = typeof given === "object" && given !== null &&
-      Object.hasOwn(given, "busyTimeoutMs")
-    ? "busyTimeoutMs"
-    : "timeoutMs";
+  const given = typeof tableOrOptions === "object" ? tableOrOptions : options;
+  const timeoutName = givenName(given, "busyTimeoutMs", "timeoutMs");
   const args = sqlStoreArguments(where, tableOrOptions, options, {
     usage: USAGE,
     keys: SQLITE_STORE_OPTION_KEYS,

@@ -120,6 +120,16 @@ export function sqlStoreArguments(
   };
 }
 
+/**
+ * The name `options` gives an option renamed from `oldName` to `newName`,
+ * so that a message names it as the application wrote it.
+ */
+export function givenName(options: unknown, oldName: string, newName: string): string {
+  return typeof options === "object" && options !== null && Object.hasOwn(options, oldName)
+    ? oldName
+    : newName;
+}
+
 /** `options`, or `{}` when it is `undefined`; a `SessionConfigError` when it is no object. */
 export function optionsObject(where: string, options: unknown): Record<string, unknown> {
   if (options === undefined) return {};
