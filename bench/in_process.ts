@@ -10,6 +10,7 @@
  *
  *   npx tsx bench/in_process.ts [--stores memory,cookie,sqlite] [--requests 4000]
  *   npx deno run -A bench/in_process.ts --stores memory,cookie
+ *   npx bun bench/in_process.ts --stores memory
  *
  * Scenarios: `read` (a session exists, one key is read, nothing changes),
  * `write` (one key set), `anonymous` (no cookie, nothing stored).
@@ -26,10 +27,15 @@ import { Session } from "../mod.ts";
 
 const { values } = parseArgs({
   options: {
-    // better-sqlite3 (what examples/stores.ts opens) does not load on Deno.
+    // better-sqlite3 (what examples/stores.ts opens, for the cookie store's
+    // revocations too) does not load on Deno, nor on Bun.
     stores: {
       type: "string",
-      default: "Deno" in globalThis ? "memory,cookie" : "memory,cookie,sqlite",
+      default: "Deno" in globalThis
+        ? "memory,cookie"
+        : "Bun" in globalThis
+        ? "memory"
+        : "memory,cookie,sqlite",
     },
     requests: { type: "string", default: "4000" },
     rounds: { type: "string", default: "9" },
@@ -37,7 +43,7 @@ const { values } = parseArgs({
 });
 const REQUESTS = Number(values.requests);
 const ROUNDS = Number(values.rounds);
-const RUNTIME = "Deno" in globalThis ? "Deno" : "Node.js";
+const RUNTIME = "Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : "Node.js";
 const dir = mkdtempSync(join(tmpdir(), "oak-sessions-inproc-"));
 
 // deno-lint-ignore no-explicit-any

@@ -33,19 +33,37 @@ export function hasDeno(): boolean {
 }
 
 /**
- * Start `bench/servers/<file>` in its own process, on Node (through tsx) or
- * on Deno (`deno run -A`, the project's deno.json), with `env` added, and
- * wait for it to print its port.
+ * The Bun binary of the `bun` dev dependency (its postinstall puts it there;
+ * spawned itself, so its pid is the server's).
+ */
+export const BUN: string = fileURLToPath(
+  new URL("../node_modules/bun/bin/bun.exe", import.meta.url),
+);
+
+/** The version of the `bun` dev dependency (`1.3.0`), or undefined when it is not installed. */
+export function bunVersion(): string | undefined {
+  if (!existsSync(BUN)) return undefined;
+  const out = spawnSync(BUN, ["--version"], { encoding: "utf8" });
+  return out.status === 0 ? out.stdout.trim() : undefined;
+}
+
+/**
+ * Start `bench/servers/<file>` in its own process, on Node (through tsx),
+ * on Deno (`deno run -A`, the project's deno.json) or on Bun (`bun <file>`,
+ * which runs TypeScript itself), with `env` added, and wait for it to print
+ * its port.
  */
 export function startServer(
   id: string,
   file: string,
   env: Record<string, string>,
-  options: { runtime?: "node" | "deno"; nodeArgs?: string[] } = {},
+  options: { runtime?: "node" | "deno" | "bun"; nodeArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   const path = fileURLToPath(new URL(`./servers/${file}`, import.meta.url));
   const [command, args] = options.runtime === "deno"
     ? [DENO, ["run", "-A", "--quiet", path]]
+    : options.runtime === "bun"
+    ? [BUN, [path]]
     : [process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", path]];
   const child = spawn(command, args, {
     stdio: ["pipe", "pipe", "pipe"],

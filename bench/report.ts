@@ -212,10 +212,12 @@ export function cpuTable(rows: Row[]): string {
 
 /** The runtimes among `rows`, Node.js first. */
 function runtimesOf(rows: { subject: Subject }[]): Runtime[] {
-  return (["node", "deno"] as const).filter((rt) => rows.some((r) => r.subject.runtime === rt));
+  return (["node", "deno", "bun"] as const).filter((rt) =>
+    rows.some((r) => r.subject.runtime === rt)
+  );
 }
 
-/** One `### Node.js` / `### Deno` block per runtime, each with its table. */
+/** One `### Node.js` / `### Deno` / `### Bun` block per runtime, each with its table. */
 function perRuntime(rows: Row[], level: string, intro: (rt: Runtime) => string[]): string[] {
   const out: string[] = [];
   for (const rt of runtimesOf(rows)) {
@@ -435,6 +437,7 @@ const escapeXml = (s: string) =>
 const COLOR = {
   node: "#2f6fde",
   deno: "#12a37f",
+  bun: "#8250df",
   missed: "#b35900",
   peer: "#9aa3ad",
 };
@@ -457,10 +460,11 @@ export function resultsSvg(info: RunInfo, rows: Row[]): string {
   let y = 66;
   const scenarios = [...new Set(rows.map((r) => r.scenario))];
   for (const scenario of scenarios) {
-    // Ours first (Node.js, then Deno), then the peers.
+    // Ours first (Node.js, then Deno, then Bun), then the peers.
+    const order = { node: 0, deno: 1, bun: 2 };
     const group = rows.filter((r) => r.scenario === scenario).sort((a, b) =>
       Number(b.subject.ours) - Number(a.subject.ours) ||
-      Number(a.subject.runtime === "deno") - Number(b.subject.runtime === "deno")
+      order[a.subject.runtime] - order[b.subject.runtime]
     );
     parts.push(
       `<text x="12" y="${y + 14}" class="h">${escapeXml(scenario)}</text>`,
@@ -507,6 +511,9 @@ export function resultsSvg(info: RunInfo, rows: Row[]): string {
   const legend: [string, string][] = [
     [COLOR.node, "oak-sessions, Node.js"],
     [COLOR.deno, "oak-sessions, Deno"],
+    ...(rows.some((r) => r.subject.runtime === "bun")
+      ? [[COLOR.bun, "oak-sessions, Bun"] as [string, string]]
+      : []),
     [COLOR.peer, "peers (Node.js)"],
   ];
   let lx = 12;

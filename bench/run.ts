@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: what a session costs per request, for oak-sessions on
- * every store on Node.js and on Deno, and for its peers, each against its
+ * every store on Node.js, on Deno and on Bun, and for its peers, each against its
  * own bare framework on the same runtime in the same run. Writes
  * bench/RESULTS.md, bench/results.svg and the results sections of
  * docs/benchmarks.md and the README, and prints the tables. `--help` for
@@ -25,6 +25,7 @@ import postgres from "postgres";
 import { countRequests, type Counts, RedisMonitor, total } from "./counts.ts";
 import { hasWrk, type LoadResult, type LoadTool, prime, runLoad } from "./load.ts";
 import {
+  bunVersion,
   cpuBetween,
   cpuReading,
   DENO,
@@ -280,11 +281,11 @@ function denoVersion(): string | undefined {
   return /deno (\S+)/.exec(out)?.[1];
 }
 
-function machine(deno: string | undefined): string {
+function machine(deno: string | undefined, bun: string | undefined): string {
   const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
   const gb = Math.round(totalmem() / 2 ** 30);
   return `${availableParallelism()} cores (nproc) of ${cpu}, ${gb} GB RAM, ${type()} ${release()}, ` +
-    `Node.js ${process.version}` + (deno ? `, Deno ${deno}` : "");
+    `Node.js ${process.version}` + (deno ? `, Deno ${deno}` : "") + (bun ? `, Bun ${bun}` : "");
 }
 
 /** How the Deno servers serve, for the report. */
@@ -311,6 +312,12 @@ async function main(): Promise<void> {
     log("deno: not installed; its rows are left out");
   }
   const deno = subjects.some((s) => s.runtime === "deno") ? denoVersion() : undefined;
+  const bun = subjects.some((s) => s.runtime === "bun") ? bunVersion() : undefined;
+  if (subjects.some((s) => s.runtime === "bun") && bun === undefined) {
+    subjects = subjects.filter((s) => s.runtime !== "bun");
+    notes.push("Bun is not installed (node_modules/bun), so the Bun rows are left out.");
+    log("bun: not installed; its rows are left out");
+  }
   const frameworkCount = FRAMEWORKS.filter((f) => subjects.some((s) => s.framework === f.id))
     .length;
   log(
@@ -322,7 +329,9 @@ async function main(): Promise<void> {
         )
       } min`,
   );
-  log(`machine: ${machine(deno)}; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+  log(
+    `machine: ${machine(deno, bun)}; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`,
+  );
 
   // Services.
   if (subjects.some((s) => s.needs) && !(await redisReachable())) {
@@ -531,7 +540,7 @@ async function main(): Promise<void> {
   );
   const info: RunInfo = {
     date: new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC",
-    machine: machine(deno),
+    machine: machine(deno, bun),
     load: `${tool}${tool === "wrk" ? ` -t${threads}` : ""}, ${connections} connections, ` +
       `${rounds} interleaved rounds of ${duration} s (median and min–max), ` +
       `${warmup} s warm-up per server` + (quick ? " (--quick)" : ""),

@@ -36,15 +36,15 @@ export const WITH_COOKIE: Record<Scenario, boolean> = {
 };
 
 /** The runtime a server runs on. */
-export type Runtime = "node" | "deno";
+export type Runtime = "node" | "deno" | "bun";
 
 /** Its name in the report. */
-export const RUNTIME_LABEL: Record<Runtime, string> = { node: "Node.js", deno: "Deno" };
+export const RUNTIME_LABEL: Record<Runtime, string> = { node: "Node.js", deno: "Deno", bun: "Bun" };
 
 /** A framework on a runtime, and its bare server. */
 export interface Framework {
   /** Its name in subject names and `--subjects`. */
-  id: "oak" | "oak-deno" | "express" | "koa" | "fastify" | "hono";
+  id: "oak" | "oak-deno" | "oak-bun" | "express" | "koa" | "fastify" | "hono";
   /** Its name in the report. */
   label: string;
   /** The runtime its servers run on. */
@@ -58,6 +58,8 @@ export const FRAMEWORKS: Framework[] = [
   { id: "oak", label: "Oak", runtime: "node", bareServer: "oak_bare.ts" },
   // The same server file under `deno run`, on Deno.serve (bench/servers/oak_app.ts).
   { id: "oak-deno", label: "Oak on Deno", runtime: "deno", bareServer: "oak_bare.ts" },
+  // The same server file under `bun`, on Bun.serve (npm Oak picks it by itself on Bun).
+  { id: "oak-bun", label: "Oak on Bun", runtime: "bun", bareServer: "oak_bare.ts" },
   { id: "express", label: "Express", runtime: "node", bareServer: "express_bare.ts" },
   { id: "koa", label: "Koa", runtime: "node", bareServer: "koa_bare.ts" },
   { id: "fastify", label: "Fastify", runtime: "node", bareServer: "fastify_bare.ts" },
@@ -112,28 +114,42 @@ const subject = (
 });
 
 /**
- * oak-sessions' stores, each measured on Node (`oak`) and on Deno
- * (`oak-deno`). A new store is one line here (its STORE name, as
+ * oak-sessions' stores, each measured on Node (`oak`), on Deno
+ * (`oak-deno`) and on Bun (`oak-bun`). A new store is one line here (its STORE name, as
  * bench/servers/oak_sessions.ts opens it), a target in each of
  * `TARGET_ADDED_CPU`'s scenarios, and, if it needs a service the runner
  * must find first, a `Service`.
  */
-const OUR_STORES: { store: string; node: string; deno: string; needs?: Service }[] = [
-  { store: "memory", node: "MemoryStore, defaults", deno: "MemoryStore, defaults" },
+const OUR_STORES: {
+  store: string;
+  node: string;
+  deno: string;
+  bun: string;
+  needs?: Service;
+}[] = [
+  {
+    store: "memory",
+    node: "MemoryStore, defaults",
+    deno: "MemoryStore, defaults",
+    bun: "MemoryStore, defaults",
+  },
   {
     store: "cookie",
     node: "CookieStore (AES-256-GCM), defaults",
     deno: "CookieStore (AES-256-GCM), defaults",
+    bun: "CookieStore (AES-256-GCM), defaults",
   },
   {
     store: "sqlite",
     node: "SqliteStore on better-sqlite3, WAL file",
     deno: "SqliteStore on node:sqlite (built into Deno), WAL file",
+    bun: "SqliteStore on bun:sqlite (built into Bun), WAL file",
   },
   {
     store: "redis",
     node: "RedisStore on node-redis",
     deno: "RedisStore on node-redis",
+    bun: "RedisStore on node-redis",
     needs: "redis",
   },
   {
@@ -141,11 +157,17 @@ const OUR_STORES: { store: string; node: string; deno: string; needs?: Service }
     node:
       "WebdisStore, its default transport on Node.js (node:net: HTTP/1.1 on kept-alive sockets)",
     deno: "WebdisStore, its default transport on Deno (fetch)",
+    bun: "WebdisStore, its default transport on Bun (fetch)",
     needs: "webdis",
   },
   // The machine's PostgreSQL (DATABASE_URL); bench/run.ts leaves these rows out when it
   // cannot reach it.
-  { store: "postgres", node: "PostgresStore on postgres.js", deno: "PostgresStore on postgres.js" },
+  {
+    store: "postgres",
+    node: "PostgresStore on postgres.js",
+    deno: "PostgresStore on postgres.js",
+    bun: "PostgresStore on postgres.js",
+  },
 ];
 
 /** Every subject measured: oak-sessions on each store and runtime, then the peers. */
@@ -155,6 +177,9 @@ export const SUBJECTS: Subject[] = [
   ),
   ...OUR_STORES.map((o) =>
     subject("oak-deno", "oak-sessions", o.store, "oak_sessions.ts", o.deno, o.needs)
+  ),
+  ...OUR_STORES.map((o) =>
+    subject("oak-bun", "oak-sessions", o.store, "oak_sessions.ts", o.bun, o.needs)
   ),
   subject(
     "express",
@@ -207,13 +232,13 @@ export function targetOf(s: Subject, scenario: Scenario): number | undefined {
 
 /** The label of a subject in tables and the chart. */
 export function subjectLabel(s: Subject): string {
-  return `${s.library} (${s.store}${s.runtime === "deno" ? ", Deno" : ""})`;
+  return `${s.library} (${s.store}${s.runtime === "node" ? "" : `, ${RUNTIME_LABEL[s.runtime]}`})`;
 }
 
 /**
  * Whether `token` picks `s`: its name (`oak-memory`, `oak-deno-memory`),
- * framework (`oak`, `oak-deno`), library (`express-session`), store
- * (`redis`) or runtime (`node`, `deno`).
+ * framework (`oak`, `oak-deno`, `oak-bun`), library (`express-session`),
+ * store (`redis`) or runtime (`node`, `deno`, `bun`).
  */
 export function matches(s: Subject, token: string): boolean {
   const t = token.toLowerCase();

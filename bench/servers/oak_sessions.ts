@@ -2,9 +2,10 @@
  * Oak with oak-sessions on the store named by `STORE` (memory, cookie,
  * sqlite, redis, webdis, postgres), opened by `examples/stores.ts` with its usual
  * environment (`SQLITE_FILE`, `REDIS_URL`, `WEBDIS_URL`, `COOKIE_SECRET`).
- * Runs on Node (`node --import tsx`) and on Deno (`deno run`); on Deno the
- * SQLite store runs on `node:sqlite`, which Deno has built in
- * (better-sqlite3 is a legacy native addon that Deno cannot load).
+ * Runs on Node (`node --import tsx`), on Deno (`deno run`) and on Bun
+ * (`bun`); on Deno the SQLite store runs on `node:sqlite` and on Bun on
+ * `bun:sqlite`, which each has built in (better-sqlite3 is a native addon
+ * neither can load).
  *
  * It counts the store's calls and, for SQLite, the statements run (each
  * statement is wrapped when prepared), and answers them at the stats path,
@@ -15,7 +16,7 @@
 import Database from "better-sqlite3";
 import postgres from "postgres";
 import { isStoreKind, type OpenStore, openStore } from "../../examples/stores.ts";
-import { Session, SqliteStore } from "../../mod.ts";
+import { CookieStore, Session, SqliteStore } from "../../mod.ts";
 import type { SqliteDatabase } from "../../mod.ts";
 import { serve } from "../../test/kit/oak_server.ts";
 import {
@@ -33,8 +34,10 @@ const kind = process.env.STORE ?? "memory";
 if (!isStoreKind(kind)) throw new Error(`STORE must be a store kind, got ${kind}`);
 
 const sql: CallCounts = { SELECT: 0, "INSERT/UPDATE/DELETE": 0, "BEGIN/COMMIT": 0 };
-const opened = kind === "sqlite" && RUNTIME === "deno"
-  ? await openNodeSqlite(sql)
+// On Bun the cookie store's revocations live in bun:sqlite too (examples/stores.ts
+// opens them with better-sqlite3).
+const opened = (kind === "sqlite" && RUNTIME !== "node") || (kind === "cookie" && RUNTIME === "bun")
+  ? await openBuiltInSqlite(kind, sql)
   : await openCounted(kind, sql);
 const ops: CallCounts = {};
 const store = opened.store;
@@ -103,25 +106,40 @@ async function openCounted(kind: Parameters<typeof openStore>[0], counts: CallCo
   };
 }
 
-/** SqliteStore on Deno's built-in `node:sqlite`, at `SQLITE_FILE`, its statements counted. */
-async function openNodeSqlite(counts: CallCounts): Promise<OpenStore> {
-  // A specifier tsc does not resolve: Node 20's types have no node:sqlite.
-  const specifier = "node:sqlite";
-  const { DatabaseSync } = await import(specifier) as {
-    DatabaseSync: { prototype: object; new (path: string): SqliteDatabase & { close(): void } };
-  };
-  countStatements(DatabaseSync.prototype, counts);
+/**
+ * SqliteStore on the runtime's built-in SQLite, at `SQLITE_FILE`, its
+ * statements counted: Deno's `node:sqlite`, Bun's `bun:sqlite` (neither
+ * runtime loads better-sqlite3's native addon). For `cookie`, a CookieStore
+ * with its revocations in that SqliteStore, as examples/stores.ts opens it.
+ */
+async function openBuiltInSqlite(
+  kind: "sqlite" | "cookie",
+  counts: CallCounts,
+): Promise<OpenStore> {
+  // Specifiers tsc does not resolve: Node 20's types have no node:sqlite, nor bun:sqlite.
+  type Db = SqliteDatabase & { close(): void };
+  type Driver = { prototype: object; new (path: string): Db };
+  const [specifier, name] = RUNTIME === "bun"
+    ? ["bun:sqlite", "Database"]
+    : ["node:sqlite", "DatabaseSync"];
+  const Driver = (await import(specifier) as Record<string, Driver>)[name];
+  countStatements(Driver.prototype, counts);
   const file = process.env.SQLITE_FILE ?? "oak-sessions-bench.db";
-  const db = new DatabaseSync(file);
-  const store = new SqliteStore(db);
+  const db = new Driver(file);
+  const sqlite = new SqliteStore(db);
+  const close = async () => {
+    await sqlite.close();
+    db.close();
+  };
+  if (kind === "sqlite") {
+    return { kind, store: sqlite, description: `SqliteStore (${specifier}, file ${file})`, close };
+  }
+  const secret = process.env.COOKIE_SECRET ?? "";
   return {
-    kind: "sqlite",
-    store,
-    description: `SqliteStore (node:sqlite, file ${file})`,
-    close: async () => {
-      await store.close();
-      db.close();
-    },
+    kind,
+    store: new CookieStore(secret, { revocations: sqlite }),
+    description: `CookieStore (revocations in ${specifier}, file ${file})`,
+    close,
   };
 }
 
@@ -137,7 +155,7 @@ function countStatements(proto: object, counts: CallCounts): void {
       : /^(BEGIN|COMMIT|ROLLBACK|SAVEPOIN|RELEASE)/.test(head)
       ? "BEGIN/COMMIT"
       : "INSERT/UPDATE/DELETE";
-    for (const method of ["run", "get", "all", "iterate"]) {
+    for (const method of ["run", "get", "all", "iterate", "values"]) {
       const original = statement[method];
       if (typeof original !== "function") continue;
       statement[method] = function (this: unknown, ...args: unknown[]) {
