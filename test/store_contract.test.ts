@@ -2,7 +2,7 @@
  * Every server store keeps the store contract, checked by the contract
  * suite the library ships for store authors (`oak-sessions/testing`), which
  * calls each store directly: MemoryStore, SqliteStore, PostgresStore (pg
- * and postgres.js), RedisStore (node-redis), WebdisStore (a real webdis),
+ * and postgres.js), MySqlStore (mysql2 on MariaDB), RedisStore (node-redis), WebdisStore (a real webdis),
  * ExpressSessionStore, fromV9Store, and DenoKvStore on Deno (Node.js has no
  * Deno KV). Real backends throughout; each run uses its own file, table or
  * key prefix.
@@ -26,6 +26,7 @@ import { SqliteStore } from "../src/stores/sqlite.ts";
 import { fromV9Store } from "../src/stores/v9_store.ts";
 import { WebdisStore } from "../src/stores/webdis.ts";
 import { dropTables, postgresTargets, rawPool, uniqueTable } from "./kit/postgres.ts";
+import * as mariadb from "./kit/mysql.ts";
 import { requireSharedRedis, SHARED_REDIS_URL } from "./kit/redis.ts";
 import { dropPrefix, uniquePrefix } from "./helpers/redis_targets.ts";
 import { nativeDriver, openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
@@ -91,6 +92,29 @@ for (const target of postgresTargets.filter((t) => t.name !== "pg Client")) {
       await close?.();
       const pool = rawPool();
       await dropTables(pool, table);
+      await pool.end();
+    },
+  });
+}
+
+{
+  const target = mariadb.mysqlTargets[0];
+  const table = mariadb.uniqueTable("contract");
+  let close: (() => Promise<void>) | undefined;
+  targets.push({
+    name: `MySqlStore (${target.name})`,
+    async open() {
+      await mariadb.requireMariaDb();
+      const opened = await target.open(table, { cleanupIntervalSeconds: 0 });
+      close = opened.close;
+      await opened.store.initSessionsTable();
+      return opened.store;
+    },
+    async close(store) {
+      await store.close?.();
+      await close?.();
+      const pool = mariadb.rawPool();
+      await mariadb.dropTables(pool, table);
       await pool.end();
     },
   });
