@@ -148,8 +148,9 @@ export const WEBDIS_STORE_OPTION_KEYS: readonly string[] = keysOf<WebdisStoreOpt
   migratedIdleSeconds: true,
 });
 
-/** Keys of `new DenoKvStore(kv, options)` and `DenoKvStore.open(path, options)`. */
+/** Keys of `new DenoKvStore(kv, options)` and `DenoKvStore.open(path, options)` (`prefix`: the old name of `keyPrefix`). */
 export const DENO_KV_STORE_OPTION_KEYS: readonly string[] = keysOf<DenoKvStoreOptions>({
+  keyPrefix: true,
   prefix: true,
 });
 

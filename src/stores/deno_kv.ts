@@ -42,7 +42,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError, SessionTooLargeError } from "../errors.ts";
-import { checkOptionKeys, DENO_KV_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, DENO_KV_STORE_OPTION_KEYS, renamedOptions } from "../option_keys.ts";
 import {
   applyChange,
   movedMarker,
@@ -53,6 +53,7 @@ import {
   type WriteResult,
 } from "../store.ts";
 import { fields } from "./shared/record_codec.ts";
+import { givenName } from "./shared/store_options.ts";
 
 /** A part of a Deno KV key, as `Deno.KvKeyPart` allows it. */
 export type DenoKvKeyPart = Uint8Array | string | number | bigint | boolean | symbol;
@@ -117,11 +118,13 @@ export interface DenoKvLike {
  * Options of {@link DenoKvStore}.
  *
  * ```ts
- * const store = new DenoKvStore(kv, { prefix: ["myapp", "sessions"] });
+ * const store = new DenoKvStore(kv, { keyPrefix: ["myapp", "sessions"] });
  * ```
  */
 export interface DenoKvStoreOptions {
   /** The key prefix every session entry goes under. Default `["oak_sessions"]`. */
+  keyPrefix?: readonly DenoKvKeyPart[];
+  /** @deprecated Renamed `keyPrefix` (the name every store uses); the old name still works. */
   prefix?: readonly DenoKvKeyPart[];
 }
 
@@ -193,7 +196,7 @@ function checkKv(kv: unknown): DenoKvLike {
   );
 }
 
-function checkPrefix(prefix: unknown): readonly DenoKvKeyPart[] {
+function checkPrefix(prefix: unknown, name: string): readonly DenoKvKeyPart[] {
   const ok = Array.isArray(prefix) &&
     prefix.every((p) =>
       typeof p === "string" || typeof p === "number" || typeof p === "bigint" ||
@@ -201,11 +204,32 @@ function checkPrefix(prefix: unknown): readonly DenoKvKeyPart[] {
     );
   if (!ok) {
     throw new SessionConfigError(
-      "DenoKvStore: prefix must be an array of KV key parts (strings, numbers, bigints, " +
+      `DenoKvStore: ${name} must be an array of KV key parts (strings, numbers, bigints, ` +
         'booleans, Uint8Arrays), e.g. ["oak_sessions"]',
     );
   }
   return [...prefix];
+}
+
+/**
+ * The key prefix of `new DenoKvStore(kv, prefixOrOptions)`: a string is one
+ * key part; options give `keyPrefix` (or its old name `prefix`).
+ */
+function prefixOf(where: string, prefixOrOptions: unknown): readonly DenoKvKeyPart[] {
+  if (typeof prefixOrOptions === "string") return [prefixOrOptions];
+  if (prefixOrOptions === undefined) prefixOrOptions = {};
+  if (typeof prefixOrOptions !== "object" || prefixOrOptions === null) {
+    throw new SessionConfigError(
+      `${where}: the second argument must be a key prefix string or an options object, ` +
+        "e.g. { keyPrefix }",
+    );
+  }
+  checkOptionKeys(where, prefixOrOptions, DENO_KV_STORE_OPTION_KEYS);
+  const name = givenName(prefixOrOptions, "prefix", "keyPrefix");
+  const options = renamedOptions("DenoKvStore", prefixOrOptions as DenoKvStoreOptions, {
+    prefix: "keyPrefix",
+  });
+  return checkPrefix(options.keyPrefix ?? ["oak_sessions"], name);
 }
 
 function isBadResource(error: unknown): boolean {
@@ -407,19 +431,22 @@ export class DenoKvStore implements ServerStore {
   #owned = false;
 
   /**
-   * Keep sessions in `kv`, an open `Deno.Kv` the application owns. Throws a
+   * Keep sessions in `kv`, an open `Deno.Kv` the application owns, under a
+   * key prefix: a string (one key part) or the options. Throws a
    * `SessionConfigError` on a runtime without Deno KV, or for a value that is
    * not an open handle.
+   *
+   * ```ts
+   * new DenoKvStore(kv); // under ["oak_sessions"]
+   * new DenoKvStore(kv, "myapp"); // under ["myapp"]
+   * new DenoKvStore(kv, { keyPrefix: ["myapp", "sessions"] });
+   * ```
    */
-  constructor(kv: DenoKvLike, options: DenoKvStoreOptions = {}) {
+  constructor(kv: DenoKvLike, prefixOrOptions?: string | DenoKvStoreOptions) {
     const problem = runtimeProblem();
     if (problem !== undefined) throw new SessionConfigError(problem);
     this.#kv = checkKv(kv);
-    if (typeof options !== "object" || options === null) {
-      throw new SessionConfigError("DenoKvStore: options must be an object, e.g. { prefix }");
-    }
-    checkOptionKeys("DenoKvStore", options, DENO_KV_STORE_OPTION_KEYS);
-    this.#prefix = checkPrefix(options.prefix ?? ["oak_sessions"]);
+    this.#prefix = prefixOf("DenoKvStore", prefixOrOptions);
   }
 
   /**
@@ -431,18 +458,21 @@ export class DenoKvStore implements ServerStore {
    * const store = await DenoKvStore.open("./sessions.db");
    * ```
    */
-  static async open(path?: string, options: DenoKvStoreOptions = {}): Promise<DenoKvStore> {
+  static async open(
+    path?: string,
+    prefixOrOptions?: string | DenoKvStoreOptions,
+  ): Promise<DenoKvStore> {
     const problem = runtimeProblem();
     if (problem !== undefined) throw new SessionConfigError(problem);
     if (path !== undefined && typeof path !== "string") {
       throw new SessionConfigError("DenoKvStore.open: path must be a string, or omitted");
     }
-    // Before the database is opened: a misspelt option costs no open and close.
-    checkOptionKeys("DenoKvStore.open", options, DENO_KV_STORE_OPTION_KEYS);
+    // Before the database is opened: a bad or misspelt option costs no open and close.
+    prefixOf("DenoKvStore.open", prefixOrOptions);
     const kv = await denoGlobal()!.openKv!(path);
     let store: DenoKvStore;
     try {
-      store = new DenoKvStore(kv, options);
+      store = new DenoKvStore(kv, prefixOrOptions);
     } catch (error) {
       kv.close();
       throw error;
