@@ -17,6 +17,7 @@ import { SessionConfigError } from "./errors.ts";
 import type { MaybePromise } from "./maybe_promise.ts";
 import { isNode, type NodeCrypto, nodeCrypto } from "./node_builtins.ts";
 import { sha256Base64Url as sha256InJs } from "./sha256.ts";
+import { concat } from "./stores/shared/record_codec.ts";
 
 /** Bytes backed by an ordinary `ArrayBuffer`, as Web Crypto takes them. */
 export type Bytes = Uint8Array<ArrayBuffer>;
@@ -154,18 +155,6 @@ function nodeAesGcmKey(c: NodeCrypto, key: Uint8Array): AesGcmKey {
       }
     },
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** The `node:crypto` implementation, or `undefined` where the runtime lacks it. */
