@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Application } from "@oakserver/oak";
-import { isStoreKind, type OpenStore, openStore } from "../examples/stores.ts";
+import { isStoreKind, type OpenStore, openStore } from "../test/kit/stores.ts";
 import { Session } from "../mod.ts";
 
 const { values } = parseArgs({

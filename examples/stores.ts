@@ -1,6 +1,8 @@
 /**
- * Opening each store by name, for the demo app, the benchmarks and the
- * stress suite (Node.js: better-sqlite3 and node-redis are dev dependencies).
+ * Opening each store by name, as the demo app does for `STORE=...`
+ * (Node.js: better-sqlite3 and node-redis are dev dependencies). The tests,
+ * the benchmarks and the stress suite open stores through this module too,
+ * by way of test/kit/stores.ts.
  *
  * Environment: `SQLITE_FILE` (default `oak-sessions-demo.db` in the working
  * directory; the cookie store keeps its revocations there too),

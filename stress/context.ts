@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { StoreKind } from "../examples/stores.ts";
+import type { StoreKind } from "../test/kit/stores.ts";
 import {
   deletesCookie,
   HttpClient,

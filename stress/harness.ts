@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { STORE_KINDS, type StoreKind } from "../examples/stores.ts";
+import { STORE_KINDS, type StoreKind } from "../test/kit/stores.ts";
 import { CookieStore } from "../mod.ts";
 import { emptyFields } from "../src/store.ts";
 import { newSessionId } from "../src/session_id.ts";

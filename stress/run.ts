@@ -16,7 +16,7 @@
  * @module
  */
 import { writeFileSync } from "node:fs";
-import { isStoreKind, type StoreKind } from "../examples/stores.ts";
+import { isStoreKind, type StoreKind } from "../test/kit/stores.ts";
 import { runStress } from "./harness.ts";
 import type { Size } from "./result.ts";
 

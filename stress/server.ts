@@ -50,7 +50,7 @@ import { Application, type Context } from "@oakserver/oak";
 import Database from "better-sqlite3";
 import { createClient } from "redis";
 import postgres from "postgres";
-import { openStore } from "../examples/stores.ts";
+import { openStore } from "../test/kit/stores.ts";
 import { CookieStore, MemoryStore, Session } from "../mod.ts";
 import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../mod.ts";
 import { sessionKey } from "../src/session_id.ts";

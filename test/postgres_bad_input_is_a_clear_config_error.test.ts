@@ -14,7 +14,7 @@ import { SessionConfigError, SessionStoreError } from "../src/errors.ts";
 import { PostgresStore } from "../src/stores/postgres.ts";
 import { freePort } from "./kit/ports.ts";
 import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "./kit/postgres.ts";
-import { openStore, StoreSetupError } from "../examples/stores.ts";
+import { openStore, StoreSetupError } from "./kit/stores.ts";
 
 // deno-lint-ignore no-explicit-any
 const make = (db: unknown, ...rest: any[]) => () => new PostgresStore(db as never, ...rest);

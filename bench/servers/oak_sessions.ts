@@ -15,7 +15,7 @@
  */
 import Database from "better-sqlite3";
 import postgres from "postgres";
-import { isStoreKind, type OpenStore, openStore } from "../../examples/stores.ts";
+import { isStoreKind, type OpenStore, openStore } from "../../test/kit/stores.ts";
 import { CookieStore, Session, SqliteStore } from "../../mod.ts";
 import type { SqliteDatabase } from "../../mod.ts";
 import { serve } from "../../test/kit/oak_server.ts";

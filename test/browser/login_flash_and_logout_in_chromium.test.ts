@@ -10,7 +10,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { STORE_KINDS } from "../../examples/stores.ts";
+import { STORE_KINDS } from "../kit/stores.ts";
 import type { ServerStore } from "../../src/store.ts";
 import { sessionKey } from "../../src/session_id.ts";
 import {

@@ -12,7 +12,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { STORE_KINDS } from "../../examples/stores.ts";
+import { STORE_KINDS } from "../kit/stores.ts";
 import {
   launchChromium,
   logIn,

@@ -18,7 +18,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { REMEMBER_ME_SECONDS } from "../../examples/demo/app.ts";
-import { STORE_KINDS } from "../../examples/stores.ts";
+import { STORE_KINDS } from "../kit/stores.ts";
 import {
   CHROMIUM_ARGS,
   CHROMIUM_PATH,

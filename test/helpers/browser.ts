@@ -5,17 +5,14 @@
  *
  * @module
  */
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Cookie, type Page } from "playwright-core";
 import { buildDemoApp, DEMO_USER } from "../../examples/demo/app.ts";
-import { type OpenStore, openStore, type StoreKind } from "../../examples/stores.ts";
 import { serve } from "../kit/oak_server.ts";
-import { dropTables, POSTGRES_URL, rawPool, uniqueTable } from "../kit/postgres.ts";
-import { type OwnWebdis, startWebdis } from "../kit/webdis.ts";
+import { openOwnStore, type OwnStore, type StoreKind } from "../kit/stores.ts";
 
 /** Where Debian's `chromium` package puts the browser. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -107,7 +104,7 @@ export class Gate {
 export interface RunningDemo {
   readonly kind: StoreKind;
   readonly url: string;
-  readonly opened: OpenStore;
+  readonly opened: OwnStore;
   /** Armed by a test to hold `POST /cart/add` requests until all of them are in flight. */
   readonly cartGate: Gate;
   /** Name of the cookie that carries the session (`session_data` for the cookie store). */
@@ -117,47 +114,21 @@ export interface RunningDemo {
 }
 
 /**
- * Start the demo on a store of `kind`, with what that store needs: a temp
- * SQLite file, a cookie secret, the Redis on 127.0.0.1:6379, a Webdis of
- * the test's own in front of that Redis, or a table of its own on the
- * PostgreSQL on 127.0.0.1:5432 (dropped at close). `ownKeys`: a Redis key
- * prefix of its own too, and the demo user's sessions deleted at close, for
- * a test that lists that user's sessions while other tests log the same user
- * in on the shared Redis.
+ * Start the demo on a store of `kind` opened by `openOwnStore` (resources of
+ * its own, removed at close). `ownKeys`: a Redis key prefix of its own too,
+ * and the demo user's sessions deleted at close, for a test that lists that
+ * user's sessions while other tests log the same user in on the shared Redis.
  */
 export async function startDemo(
   kind: StoreKind,
   { ownKeys = false }: { ownKeys?: boolean } = {},
 ): Promise<RunningDemo> {
-  const dir = mkdtempSync(join(tmpdir(), "oak-sessions-demo-"));
-  let webdis: OwnWebdis | undefined;
-  const cleanups: Array<() => unknown> = [() => rmSync(dir, { recursive: true, force: true })];
+  const opened = await openOwnStore(kind, { ownKeys });
+  const cleanups: Array<() => unknown> = [() => opened.close()];
   const cleanup = async () => {
     for (const step of cleanups.splice(0).reverse()) await step();
   };
   try {
-    const env: Record<string, string> = {
-      SQLITE_FILE: join(dir, "sessions.db"),
-      COOKIE_SECRET: randomBytes(32).toString("base64url"),
-      REDIS_URL: "redis://127.0.0.1:6379",
-      DATABASE_URL: POSTGRES_URL,
-      POSTGRES_TABLE: uniqueTable("demo"),
-    };
-    if (ownKeys) env.REDIS_KEY_PREFIX = `demo_test_${randomBytes(6).toString("hex")}_`;
-    if (kind === "postgres") {
-      cleanups.push(async () => {
-        const raw = rawPool();
-        await dropTables(raw, env.POSTGRES_TABLE);
-        await raw.end();
-      });
-    }
-    if (kind === "webdis") {
-      webdis = await startWebdis();
-      cleanups.push(() => webdis!.dispose());
-      env.WEBDIS_URL = webdis.url;
-    }
-    const opened = await openStore(kind, env);
-    cleanups.push(() => opened.close());
     const store = opened.store;
     if (ownKeys && store.kind !== "client") {
       // Nothing of this run is left behind in the shared Redis (remembered ones last 30 days).
