@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
 import postgres from "postgres";
+import mysql from "mysql2/promise";
 import { countRequests, type Counts, RedisMonitor, total } from "./counts.ts";
 import { hasWrk, type LoadResult, type LoadTool, prime, runLoad } from "./load.ts";
 import {
@@ -165,6 +166,7 @@ const tool: LoadTool = flags.tool === undefined
   : fail("--tool must be wrk or autocannon");
 if (tool === "wrk" && !hasWrk()) fail("--tool wrk: wrk is not installed (apt-get install wrk)");
 const postgresUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const mysqlUrl = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 const redisUrl = new URL(flags["redis-url"] ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 redisUrl.pathname = `/${redisDb}`;
 const outDir = flags["out-dir"];
@@ -239,6 +241,18 @@ async function postgresReachable(): Promise<boolean> {
     return false;
   } finally {
     await sql.end({ timeout: 0 });
+  }
+}
+
+/** Whether the MariaDB/MySQL of the mysql subjects answers (MYSQL_URL, as they use it). */
+async function mysqlReachable(): Promise<boolean> {
+  try {
+    const pool = mysql.createPool({ uri: mysqlUrl, connectTimeout: 2000, connectionLimit: 1 });
+    const ok = await pool.query("SELECT 1").then(() => true, () => false);
+    await pool.end().catch(() => {});
+    return ok;
+  } catch {
+    return false;
   }
 }
 
@@ -354,6 +368,11 @@ async function main(): Promise<void> {
     subjects = subjects.filter((s) => s.store !== "postgres");
     notes.push("PostgreSQL is not reachable (DATABASE_URL), so the postgres rows are left out.");
     log("postgres: not reachable; its rows are left out");
+  }
+  if (subjects.some((s) => s.store === "mysql") && !(await mysqlReachable())) {
+    subjects = subjects.filter((s) => s.store !== "mysql");
+    notes.push("MariaDB/MySQL is not reachable (MYSQL_URL), so the mysql rows are left out.");
+    log("mysql: not reachable; its rows are left out");
   }
   if (subjects.some((s) => s.needs)) await clearRedis();
   tempDir = mkdtempSync(join(tmpdir(), "oak-sessions-bench-"));

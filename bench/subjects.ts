@@ -168,6 +168,13 @@ const OUR_STORES: {
     deno: "PostgresStore on postgres.js",
     bun: "PostgresStore on postgres.js",
   },
+  // The machine's MariaDB or MySQL (MYSQL_URL); left out likewise when unreachable.
+  {
+    store: "mysql",
+    node: "MySqlStore on a mysql2 pool",
+    deno: "MySqlStore on a mysql2 pool",
+    bun: "MySqlStore on a mysql2 pool",
+  },
 ];
 
 /** Every subject measured: oak-sessions on each store and runtime, then the peers. */
@@ -220,9 +227,9 @@ export const SUBJECTS: Subject[] = [
  * scenario and store. Reported beside the figures, never asserted in tests.
  */
 export const TARGET_ADDED_CPU: Partial<Record<Scenario, Record<string, number>>> = {
-  read: { memory: 5, cookie: 15, sqlite: 15, redis: 30, webdis: 60, postgres: 100 },
-  write: { memory: 10, cookie: 30, sqlite: 40, redis: 40, webdis: 100, postgres: 150 },
-  new: { memory: 10, cookie: 30, sqlite: 40, redis: 40, webdis: 100, postgres: 150 },
+  read: { memory: 5, cookie: 15, sqlite: 15, redis: 30, webdis: 60, postgres: 100, mysql: 100 },
+  write: { memory: 10, cookie: 30, sqlite: 40, redis: 40, webdis: 100, postgres: 150, mysql: 150 },
+  new: { memory: 10, cookie: 30, sqlite: 40, redis: 40, webdis: 100, postgres: 150, mysql: 150 },
 };
 
 /** The added-CPU target of `s` in `scenario`, if one applies. */

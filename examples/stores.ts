@@ -11,16 +11,20 @@
  * Redis and Webdis), `COOKIE_SECRET` (at least 32 characters; required for
  * the cookie store), `DATABASE_URL` (default
  * `postgres://postgres@127.0.0.1:5432/test`) and `POSTGRES_TABLE` (default
- * `oak_sessions_demo`) for PostgreSQL through postgres.js.
+ * `oak_sessions_demo`) for PostgreSQL through postgres.js; `MYSQL_URL` (default
+ * `mysql://root@127.0.0.1:3306/test`) and `MYSQL_TABLE` (default
+ * `oak_sessions_demo`) for MySQL or MariaDB through a mysql2 pool.
  *
  * @module
  */
 import Database from "better-sqlite3";
 import { createClient } from "redis";
 import postgres from "postgres";
+import mysql from "mysql2/promise";
 import {
   CookieStore,
   MemoryStore,
+  MySqlStore,
   PostgresStore,
   RedisStore,
   SessionConfigError,
@@ -30,7 +34,15 @@ import {
 import type { SessionStore } from "../mod.ts";
 
 /** The stores the project has. */
-export const STORE_KINDS = ["memory", "cookie", "sqlite", "redis", "webdis", "postgres"] as const;
+export const STORE_KINDS = [
+  "memory",
+  "cookie",
+  "sqlite",
+  "redis",
+  "webdis",
+  "postgres",
+  "mysql",
+] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 /** An open store and how to close what was opened for it. */
@@ -190,6 +202,45 @@ export async function openStore(
         close: async () => {
           await store.close();
           await sql.end({ timeout: 2 });
+        },
+      };
+    }
+    case "mysql": {
+      const url = env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+      const table = env.MYSQL_TABLE ?? "oak_sessions_demo";
+      // Shown to a person: never the password.
+      const where = withoutPassword(url);
+      let pool: mysql.Pool;
+      try {
+        pool = mysql.createPool({ uri: url, connectTimeout: 3000, connectionLimit: 10 });
+      } catch (error) {
+        throw new StoreSetupError(
+          `STORE=mysql: MYSQL_URL is not usable (${(error as Error).name}); ` +
+            "use mysql://user@host:3306/database",
+        );
+      }
+      let store: MySqlStore;
+      try {
+        store = new MySqlStore(pool, table);
+        await store.initSessionsTable();
+      } catch (error) {
+        await pool.end().catch(() => {});
+        if (error instanceof SessionConfigError) {
+          throw new StoreSetupError(`STORE=mysql: ${error.message}`);
+        }
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new StoreSetupError(
+          `STORE=mysql: cannot use MySQL/MariaDB at ${where} (${reason}); start it or set ` +
+            "MYSQL_URL",
+        );
+      }
+      return {
+        kind,
+        store,
+        description: `MySqlStore (mysql2 pool, ${where}, table ${table})`,
+        close: async () => {
+          await store.close();
+          await pool.end();
         },
       };
     }

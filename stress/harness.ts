@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
+import mysql from "mysql2/promise";
 import { STORE_KINDS, type StoreKind } from "../test/kit/stores.ts";
 import { CookieStore } from "../mod.ts";
 import { emptyFields } from "../src/store.ts";
@@ -185,6 +186,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   // PostgresStore runs on the machine's PostgreSQL, in a table of this run's own.
   const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
   const pgTable = `stress_${randomBytes(6).toString("hex")}`;
+  // MySqlStore runs on the machine's MariaDB (or MySQL), in a table of this run's own too.
+  const myUrl = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
   const secret = randomBytes(32).toString("base64url");
   let redis: Service | undefined;
   let webdis: Service | undefined;
@@ -233,6 +236,11 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         postgres: () => ({
           kind: "postgres",
           env: { DATABASE_URL: pgUrl, POSTGRES_TABLE: pgTable },
+          expireAfterSeconds: 3600,
+        }),
+        mysql: () => ({
+          kind: "mysql",
+          env: { MYSQL_URL: myUrl, MYSQL_TABLE: pgTable },
           expireAfterSeconds: 3600,
         }),
       };
@@ -342,6 +350,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     await redis?.dispose();
     rmSync(dir, { recursive: true, force: true });
     if (stores.includes("postgres")) await dropTable(pgUrl, pgTable);
+    if (stores.includes("mysql")) await dropMySqlTable(myUrl, pgTable);
   }
   const seconds = (Date.now() - started) / 1000;
   const failed = results.filter((r) => r.problems.length).length;
@@ -361,5 +370,16 @@ async function dropTable(url: string, table: string): Promise<void> {
     // PostgreSQL unreachable: the run's results already say so.
   } finally {
     await sql.end({ timeout: 1 });
+  }
+}
+
+/** Drops this run's MySQL/MariaDB table (the server under test made it). */
+async function dropMySqlTable(url: string, table: string): Promise<void> {
+  try {
+    const pool = mysql.createPool({ uri: url, connectTimeout: 3000 });
+    await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => {});
+    await pool.end();
+  } catch {
+    // MariaDB unreachable: the run's results already say so.
   }
 }

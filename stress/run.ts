@@ -23,7 +23,7 @@ import type { Size } from "./result.ts";
 function usage(problem: string): never {
   console.error(
     `${problem}\nusage: npm run stress -- [--size small|full] [--checks 1,2,...] ` +
-      "[--stores memory,cookie,sqlite,redis,webdis,postgres] [--seed N] [--json FILE]",
+      "[--stores memory,cookie,sqlite,redis,webdis,postgres,mysql] [--seed N] [--json FILE]",
   );
   process.exit(2);
 }

@@ -50,6 +50,7 @@ import { Application, type Context } from "@oakserver/oak";
 import Database from "better-sqlite3";
 import { createClient } from "redis";
 import postgres from "postgres";
+import mysql from "mysql2/promise";
 import { openStore } from "../test/kit/stores.ts";
 import { CookieStore, MemoryStore, Session } from "../mod.ts";
 import type { ServerStore, SessionChange, SessionRecord, SessionStore } from "../mod.ts";
@@ -185,6 +186,29 @@ async function openBackend(): Promise<Backend> {
         exists: async (key) =>
           (await sql.unsafe(`SELECT 1 FROM ${table} WHERE key = $1 AND moved_at IS NULL`, [key]))
             .length > 0,
+      };
+    }
+    case "mysql": {
+      const pool = mysql.createPool({ uri: config.env.MYSQL_URL, connectionLimit: 1 });
+      const table = `\`${config.env.MYSQL_TABLE}\``;
+      return {
+        count: async () => {
+          const [rows] = await pool.query(`SELECT COUNT(*) AS n FROM ${table}`);
+          return Number((rows as Array<{ n: number }>)[0].n);
+        },
+        dump: async () => {
+          const [rows] = await pool.query(
+            `SELECT session_key, data, flash, created_at, expires_at FROM ${table}`,
+          );
+          return JSON.stringify(rows);
+        },
+        exists: async (key) => {
+          const [rows] = await pool.query(
+            `SELECT 1 FROM ${table} WHERE session_key = ? AND moved_at IS NULL`,
+            [key],
+          );
+          return (rows as unknown[]).length > 0;
+        },
       };
     }
     case "cookie":

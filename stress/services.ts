@@ -45,10 +45,10 @@ export function startSuiteWebdis(redisPort: number, database: number): Promise<S
 
 /** How an Oak server under test is set up (passed to `stress/server.ts` as JSON). */
 export interface ServerConfig {
-  kind: "memory" | "cookie" | "sqlite" | "redis" | "webdis" | "postgres";
+  kind: "memory" | "cookie" | "sqlite" | "redis" | "webdis" | "postgres" | "mysql";
   /**
    * The environment `openStore` reads (SQLITE_FILE, REDIS_URL, WEBDIS_URL, COOKIE_SECRET,
-   * DATABASE_URL, POSTGRES_TABLE).
+   * DATABASE_URL, POSTGRES_TABLE, MYSQL_URL, MYSQL_TABLE).
    */
   env: Record<string, string>;
   /** For redis and webdis: where the server inspects the backend (count, dump). */

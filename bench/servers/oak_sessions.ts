@@ -15,6 +15,7 @@
  */
 import Database from "better-sqlite3";
 import postgres from "postgres";
+import mysql from "mysql2/promise";
 import { isStoreKind, type OpenStore, openStore } from "../../test/kit/stores.ts";
 import { CookieStore, Session, SqliteStore } from "../../mod.ts";
 import type { SqliteDatabase } from "../../mod.ts";
@@ -91,6 +92,7 @@ announce(server.port, async () => {
  */
 async function openCounted(kind: Parameters<typeof openStore>[0], counts: CallCounts) {
   if (kind === "sqlite") countStatements(Database.prototype, counts);
+  if (kind === "mysql") return openOwnMySql();
   if (kind !== "postgres") return openStore(kind);
   const table = `bench_${process.pid}_${Date.now().toString(36)}`;
   const opened = await openStore(kind, { ...process.env, POSTGRES_TABLE: table });
@@ -164,5 +166,23 @@ function countStatements(proto: object, counts: CallCounts): void {
       };
     }
     return statement;
+  };
+}
+
+/** MySqlStore from examples/stores.ts in a table of this server's own, dropped when it stops. */
+async function openOwnMySql(): Promise<OpenStore> {
+  const table = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const opened = await openStore("mysql", { ...process.env, MYSQL_TABLE: table });
+  return {
+    ...opened,
+    close: async () => {
+      await opened.close();
+      const pool = mysql.createPool({
+        uri: process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test",
+        connectionLimit: 1,
+      });
+      await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => {});
+      await pool.end();
+    },
   };
 }
