@@ -19,19 +19,16 @@
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { checkOptionKeys, MYSQL_STORE_OPTION_KEYS } from "../option_keys.ts";
-import {
-  applyChange,
-  incremented,
-  MOVED_MARKER_MS,
-  onlyRefreshes,
-  type ServerStore,
-  type SessionChange,
-  type SessionRecord,
-  type UserSession,
-  type WriteResult,
+import type {
+  ServerStore,
+  SessionChange,
+  SessionRecord,
+  UserSession,
+  WriteResult,
 } from "../store.ts";
+import { applyChange, incremented, MOVED_MARKER_MS, onlyRefreshes } from "../store.ts";
 import { copyFields } from "./shared/record_codec.ts";
-import { withDeadline } from "./shared/deadline.ts";
+import { BackendCalls, liveUserSessions } from "./shared/backend_calls.ts";
 import { checkTableName as checkSqlTableName } from "./shared/sql_identifiers.ts";
 import {
   cleanupIntervalMs,
@@ -40,7 +37,7 @@ import {
   storeArguments,
   timeoutMsOption,
 } from "./shared/store_options.ts";
-import { decodeRow, ROW_COLUMNS } from "./sql_row.ts";
+import { decodeRow } from "./sql_row.ts";
 import {
   connectMySql,
   type MySqlConnection,
@@ -77,8 +74,6 @@ export interface MySqlStoreOptions extends SqlStoreOptions {
 const MAX_SQL_INCREMENTS = 16;
 /** A stored whole number SQL adds to exactly as JavaScript does (no "-0", no leading zeros). */
 const WHOLE = "'^(0|-?[1-9][0-9]{0,15})$'";
-/** Tries of a statement or transaction the server chose as a deadlock's victim. */
-const DEADLOCK_TRIES = 5;
 
 /**
  * The SQL `MySqlStore` runs for a table, exposed so it can be audited (for
@@ -277,10 +272,7 @@ export class MySqlStore implements ServerStore {
   readonly #s: Statements;
   readonly #updates = new Map<number, string>();
   readonly #settings: Settings;
-  #ready: Promise<void> | undefined;
-  #initialized = false;
-  #nextSweepAt = -Infinity;
-  #closed = false;
+  readonly #calls: BackendCalls;
 
   /**
    * `db` is a mysql2 Pool or Connection (callback or promise API);
@@ -300,6 +292,16 @@ export class MySqlStore implements ServerStore {
     this.tableName = this.#settings.table;
     this.driver = this.#conn.driver;
     this.#s = mySqlStatements(this.tableName);
+    this.#calls = new BackendCalls({
+      where: "MySqlStore",
+      timeoutMs: this.#settings.timeoutMs,
+      cleanupIntervalMs: this.#settings.cleanupIntervalMs,
+      setUp: () => this.#init(),
+      sweep: (now) => this.#conn.query(this.#s.sweep, [time(now)]),
+      failure: (what, e) => this.#error(what, e),
+      // InnoDB rolled a deadlock's victim back whole: it can run again.
+      retryable: (e) => (e as { errno?: unknown })?.errno === 1213,
+    });
   }
 
   /**
@@ -313,30 +315,16 @@ export class MySqlStore implements ServerStore {
    * ```
    */
   initSessionsTable(): Promise<void> {
-    if (this.#closed) {
-      return Promise.reject(new SessionStoreError("MySqlStore: the store was closed"));
-    }
-    this.#ready ??= this.#withTimeout(this.#init(), "open the session table").then(
-      () => {
-        this.#initialized = true;
-      },
-      (e) => {
-        // Let the next call try again (the server may be back).
-        this.#ready = undefined;
-        throw this.#error("open the session table", e);
-      },
-    );
-    return this.#ready;
+    return this.#calls.setUp();
   }
 
-  /** The session under `key`, or `null` when it is absent, expired at `now`, or unreadable. */
+  /** The live session under `key` at `now`; `null` for none, an expired or an unreadable one. */
   async get(key: string, now: number): Promise<SessionRecord | null> {
-    const r = await this.#run("read the session", now, this.#s.get, [key, time(now)]);
-    const row = r.rows[0];
-    return row ? decodeRow(row, now) : null;
+    const { rows } = await this.#run("read the session", now, this.#s.get, [key, time(now)]);
+    return rows.length > 0 ? decodeRow(rows[0], now) : null;
   }
 
-  /** Stores `record` under `key`, replacing any session there. */
+  /** Writes `record` under `key` (an upsert: whatever was there is replaced). */
   async create(key: string, record: SessionRecord, now: number): Promise<void> {
     const values = recordValues(record);
     await this.#run("store the session", now, this.#s.create, [key, ...values, ...values]);
@@ -390,28 +378,17 @@ export class MySqlStore implements ServerStore {
     });
   }
 
-  /** Removes the session under `key`; nothing happens when there is none. */
-  async delete(key: string): Promise<void> {
-    await this.#run("delete the session", undefined, this.#s.delete, [key]);
+  /** Deletes the row under `key`, if any (a logout). */
+  delete(key: string): Promise<void> {
+    return this.#run("delete the session", undefined, this.#s.delete, [key]).then(() => {});
   }
 
-  /**
-   * The live sessions (at `now`) of `userId`, found through the `user_id`
-   * index; `[]` when the user has none.
-   */
-  async listByUser(userId: string, now: number): Promise<UserSession[]> {
-    const r = await this.#run("list the user's sessions", now, this.#s.listByUser, [
-      userId,
-      time(now),
-    ]);
-    const found: UserSession[] = [];
-    for (const row of r.rows) {
-      const record = decodeRow(row, now);
-      const key = row[ROW_COLUMNS];
-      if (record === null || record.movedAt !== undefined) continue;
-      if (typeof key === "string") found.push({ key, record });
-    }
-    return found;
+  /** Every live session of `userId` at `now` (the `user_id` index finds them), markers left out. */
+  listByUser(userId: string, now: number): Promise<UserSession[]> {
+    const values = [userId, time(now)];
+    return this.#run("list the user's sessions", now, this.#s.listByUser, values).then((r) =>
+      liveUserSessions(r.rows, now)
+    );
   }
 
   /**
@@ -450,9 +427,11 @@ export class MySqlStore implements ServerStore {
     if (typeof now !== "number" || !Number.isFinite(now)) {
       throw new SessionConfigError("MySqlStore: cleanup(now) needs milliseconds since the epoch");
     }
-    const r = await this.#run("delete expired sessions", undefined, this.#s.sweep, [time(now)]);
-    this.#nextSweepAt = now + this.#settings.cleanupIntervalMs;
-    return r.count;
+    const { count } = await this.#run("delete expired sessions", undefined, this.#s.sweep, [
+      time(now),
+    ]);
+    this.#calls.swept(now);
+    return count;
   }
 
   /**
@@ -460,10 +439,7 @@ export class MySqlStore implements ServerStore {
    * The driver stays open: it is yours. The store cannot be used afterwards.
    */
   close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#conn.detach();
-    }
+    if (this.#calls.close()) this.#conn.detach();
     return Promise.resolve();
   }
 
@@ -623,60 +599,30 @@ export class MySqlStore implements ServerStore {
     }
   }
 
-  /** Runs one statement after the set-up, within the timeout, with errors made clear. */
-  async #run(
+  /** One statement, through the store's calls (set-up, deadline, errors, sweep). */
+  #run(
     what: string,
     now: number | undefined,
     sql: string,
     values: MySqlValue[],
   ): Promise<{ rows: unknown[][]; count: number }> {
-    return await this.#attempt(what, now, () => this.#conn.query(sql, values));
+    return this.#calls.call(what, now, () => this.#conn.query(sql, values));
   }
 
-  /** Runs `fn` in one transaction, as `#run` runs a statement. */
+  /** `fn` in one transaction, as `#run` runs a statement. */
   #locked<T>(what: string, now: number, fn: (tx: MySqlQueryable) => Promise<T>): Promise<T> {
-    return this.#attempt(what, now, () => this.#conn.transaction(fn));
+    return this.#calls.call(what, now, () => this.#conn.transaction(fn));
   }
 
-  async #attempt<T>(what: string, now: number | undefined, fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) {
-      throw new SessionStoreError(`MySqlStore: cannot ${what}: the store was closed`);
-    }
-    if (!this.#initialized) await this.initSessionsTable();
-    let result: T;
-    for (let tries = 1;; tries++) {
-      try {
-        result = await this.#withTimeout(fn(), what);
-        break;
-      } catch (e) {
-        // InnoDB rolled back a deadlock's victim whole: run it again.
-        if (isDeadlock(e) && tries < DEADLOCK_TRIES) continue;
-        throw this.#error(what, e);
-      }
-    }
-    if (now !== undefined) this.#maybeSweep(now);
-    return result;
-  }
-
-  #withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-    const ms = this.#settings.timeoutMs;
-    return withDeadline(
-      promise,
-      ms,
-      () =>
-        new SessionStoreError(
-          `MySqlStore: cannot ${what}: the server did not answer within ${ms} ms ` +
-            "(timeoutMs); is it up and reachable?",
-        ),
-    );
-  }
-
+  /** The store's error for a failure of `what`: a config error for an ended driver, else a 503. */
   #error(what: string, e: unknown): Error {
-    if (e instanceof SessionConfigError || e instanceof SessionStoreError) return e;
-    if (this.#conn.isEnded(e)) {
+    const ours = e instanceof SessionConfigError || e instanceof SessionStoreError;
+    if (ours) return e;
+    const ended = this.#conn.isEnded(e);
+    if (ended) {
+      const hint = "end the driver only after the server has stopped";
       return new SessionConfigError(
-        `MySqlStore: cannot ${what}: the ${this.driver} was ended (end() was called); ` +
-          "end the driver only after the server has stopped",
+        `MySqlStore: cannot ${what}: the ${this.driver} was ended (end() was called); ${hint}`,
       );
     }
     let reason = `${this.driver} failed: ${messageOf(e)}`;
@@ -685,23 +631,10 @@ export class MySqlStore implements ServerStore {
         "Pool (mysql.createPool), which replaces lost connections";
     } else if ((e as { errno?: unknown })?.errno === 1146) {
       // The table was dropped under us: set it up again on the next call.
-      this.#initialized = false;
-      this.#ready = undefined;
+      this.#calls.forgetSetUp();
       reason += "; the table is created again on the next call";
     }
     return new SessionStoreError(`MySqlStore: cannot ${what}: ${reason}`, { cause: e });
-  }
-
-  // The sweep rides on normal traffic at most once per interval, without
-  // holding up the request that carried it.
-  #maybeSweep(now: number): void {
-    const interval = this.#settings.cleanupIntervalMs;
-    if (interval === 0 || now < this.#nextSweepAt || this.#closed) return;
-    this.#nextSweepAt = now + interval;
-    this.#conn.query(this.#s.sweep, [time(now)]).catch(() => {
-      // Housekeeping must not fail anything; the next interval tries again,
-      // and cleanup() reports errors.
-    });
   }
 }
 
@@ -734,26 +667,16 @@ function checkOurLayout(tableName: string, columns: Map<string, string>): void {
 }
 
 /** The eight values of a record after its key: data, flash, times, user, last seen, meta, moved at. */
-function recordValues(record: SessionRecord): MySqlValue[] {
-  return [
-    JSON.stringify(record.data),
-    JSON.stringify(record.flash),
-    time(record.createdAt),
-    time(record.expiresAt),
-    record.userId ?? null,
-    record.lastSeenAt === undefined ? null : time(record.lastSeenAt),
-    record.meta ?? null,
-    record.movedAt === undefined ? null : time(record.movedAt),
-  ];
+function recordValues(r: SessionRecord): MySqlValue[] {
+  const maybeTime = (ms: number | undefined) => ms === undefined ? null : time(ms);
+  const [data, flash] = [r.data, r.flash].map((f) => JSON.stringify(f));
+  const user = [r.userId ?? null, maybeTime(r.lastSeenAt), r.meta ?? null, maybeTime(r.movedAt)];
+  return [data, flash, time(r.createdAt), time(r.expiresAt), ...user];
 }
 
 /** A time as whole milliseconds. */
 function time(ms: number): number {
   return Math.floor(ms);
-}
-
-function isDeadlock(e: unknown): boolean {
-  return (e as { errno?: unknown })?.errno === 1213;
 }
 
 function messageOf(e: unknown): string {

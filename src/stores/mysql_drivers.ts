@@ -16,37 +16,32 @@ import { SessionConfigError } from "../errors.ts";
 /** A value `MySqlStore` binds to a statement parameter. */
 export type MySqlValue = string | number | null;
 
-/** What one statement gave back. */
-export interface MySqlResult {
-  /** The rows of a SELECT, each as its columns' values in SELECT order; `[]` otherwise. */
-  rows: unknown[][];
-  /** How many rows an UPDATE matched (whether or not it changed them), or a DELETE removed. */
-  count: number;
-}
-
-/** Something that runs one parameterised statement. */
-export interface MySqlQueryable {
-  /** Runs `sql` (with `?` placeholders) as a prepared statement with `values` bound. */
-  query(sql: string, values: MySqlValue[]): Promise<MySqlResult>;
-}
-
-/** The user's driver, seen through one adapter. */
-export interface MySqlConnection extends MySqlQueryable {
+/**
+ * The user's driver, seen through one adapter: `query` runs one statement
+ * (`?` placeholders, a prepared statement with `values` bound) and resolves
+ * to its rows (a SELECT's, each as its columns' values in SELECT order; `[]`
+ * otherwise) and its count (the rows an UPDATE matched, changed or not, or a
+ * DELETE removed).
+ */
+export interface MySqlConnection {
+  query(sql: string, values: MySqlValue[]): Promise<{ rows: unknown[][]; count: number }>;
+  /** Runs `fn` in one transaction on one connection; on a Connection, other calls wait for it. */
+  transaction<T>(fn: (tx: MySqlQueryable) => Promise<T>): Promise<T>;
   /** "mysql2 Pool" or "mysql2 Connection", for messages. */
   readonly driver: MySqlDriverName;
-  /**
-   * Runs `fn` in one transaction on one connection (START TRANSACTION ...
-   * COMMIT, or ROLLBACK when `fn` throws). On a Connection, the store's
-   * other calls wait until it ends.
-   */
-  transaction<T>(fn: (tx: MySqlQueryable) => Promise<T>): Promise<T>;
-  /** Whether `error` says the user closed the driver (`end()`), not that the server went away. */
+  /** `error` means the user ended the driver, not that the server went away. */
   isEnded(error: unknown): boolean;
-  /** Whether `error` says a Connection lost its connection for good (a Connection never reconnects). */
+  /** `error` means a Connection's connection is gone for good (it never reconnects). */
   isDeadConnection(error: unknown): boolean;
-  /** Removes what the adapter attached to the driver (its error listener). */
+  /** Takes off what the adapter put on the driver (its error listener). */
   detach(): void;
 }
+
+/** What a transaction's statements run on. */
+export type MySqlQueryable = Pick<MySqlConnection, "query">;
+
+/** What one statement gave back. */
+export type MySqlResult = Awaited<ReturnType<MySqlConnection["query"]>>;
 
 /** The drivers `MySqlStore` recognises. */
 export type MySqlDriverName = "mysql2 Pool" | "mysql2 Connection";
@@ -76,14 +71,13 @@ type Any = any;
 /** Recognises `db` by its shape; throws `SessionConfigError` for anything else. */
 export function connectMySql(db: unknown): MySqlConnection {
   const d = db as Any;
-  if (d === null || d === undefined) {
-    throw new SessionConfigError(`MySqlStore: no database driver given; ${SUPPORTED}`);
-  }
-  if (typeof d.then === "function") {
-    throw new SessionConfigError(
-      `MySqlStore: got a promise, not a driver; await it first, or ${SUPPORTED}`,
-    );
-  }
+  // Nothing, or a promise of a driver (mysql2/promise's createConnection) not awaited.
+  const missing = d == null
+    ? "no database driver given;"
+    : typeof d.then === "function"
+    ? "got a promise, not a driver; await it first, or"
+    : undefined;
+  if (missing) throw new SessionConfigError(`MySqlStore: ${missing} ${SUPPORTED}`);
   if (typeof d === "object") {
     // A promise wrapper holds the callback object it wraps.
     const core = isCorePool(d.pool) ? d.pool : isCoreConnection(d.connection) ? d.connection : d;

@@ -95,15 +95,9 @@ export function fromExpressSession(
   expiresSeconds: unknown,
   now: number,
 ): SessionRecord | null {
-  if (typeof data !== "string" || typeof expiresSeconds !== "number") return null;
-  let session: unknown;
-  try {
-    session = JSON.parse(data);
-  } catch {
-    return null;
-  }
-  if (typeof session !== "object" || session === null || Array.isArray(session)) return null;
-  const expiresAt = expiresSeconds * 1000;
+  const session = typeof expiresSeconds === "number" ? jsonObject(data) : null;
+  if (session === null) return null;
+  const expiresAt = (expiresSeconds as number) * 1000;
   if (!Number.isFinite(expiresAt) || expiresAt <= now) return null;
   const fields = emptyFields();
   for (const [k, v] of Object.entries(session)) {
@@ -125,6 +119,20 @@ export function fromExpressSession(
     expiresAt: Math.floor(expiresAt),
     lastSeenAt,
   };
+}
+
+/** `text` parsed, when it is JSON text of an object (not an array); else `null`. */
+function jsonObject(text: unknown): Record<string, unknown> | null {
+  if (typeof text !== "string") return null;
+  const parsed: unknown = (() => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  })();
+  const isObject = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed);
+  return isObject ? parsed as Record<string, unknown> : null;
 }
 
 async function freeBackupName(tx: MySqlQueryable, tableName: string): Promise<string> {

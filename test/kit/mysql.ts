@@ -10,10 +10,12 @@
  *
  * @module
  */
-import { connect, createServer, type Server, type Socket } from "node:net";
 import mysql from "mysql2";
 import mysqlPromise from "mysql2/promise";
 import { MySqlStore, type MySqlStoreOptions } from "../../src/stores/mysql.ts";
+import { type CuttableProxy, startCuttableProxy } from "./proxy.ts";
+
+export type { CuttableProxy };
 
 /** The shared server. */
 export const MYSQL = { host: "127.0.0.1", port: 3306, user: "root", database: "test" };
@@ -36,7 +38,8 @@ export interface MySqlTarget {
   open(tableName: string, options?: MySqlStoreOptions & { port?: number }): Promise<OpenedMySql>;
 }
 
-const connectTimeout = 2000;
+// Generous: a loaded machine can starve the event loop for seconds (a cut proxy refuses at once).
+const connectTimeout = 10_000;
 
 /** mysql2 Pool and Connection, callback and promise API. */
 export const mysqlTargets: MySqlTarget[] = [
@@ -109,84 +112,7 @@ export async function dropTables(pool: mysqlPromise.Pool, ...tables: string[]): 
   for (const t of tables) await pool.query(`DROP TABLE IF EXISTS \`${t}\``);
 }
 
-/**
- * A TCP proxy on a free loopback port in front of the shared MariaDB.
- * `cut()` closes every connection and refuses new ones (the database "went
- * away"); `restore()` accepts again on the same port. `hang()` keeps every
- * socket open but stops passing bytes; `resume()` passes them again.
- */
-export interface CuttableProxy {
-  readonly port: number;
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-  hang(): void;
-  resume(): void;
-  close(): Promise<void>;
-}
-
-/** Starts a {@link CuttableProxy} to the shared MariaDB. */
-export async function startProxy(): Promise<CuttableProxy> {
-  const sockets = new Set<Socket>();
-  const held: Array<() => void> = [];
-  let hung = false;
-  let port = 0;
-  let server: Server | undefined;
-  const pair = (client: Socket) => {
-    const upstream = connect(MYSQL.port, MYSQL.host);
-    sockets.add(client);
-    sockets.add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", drop).on("close", drop);
-    upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  };
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      const s = createServer((client) => {
-        if (!hung) return pair(client);
-        sockets.add(client);
-        client.on("error", () => client.destroy());
-        held.push(() => pair(client));
-      });
-      s.on("error", reject);
-      s.listen(port, "127.0.0.1", () => {
-        const address = s.address();
-        if (typeof address === "object" && address) port = address.port;
-        server = s;
-        resolve();
-      });
-    });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-      held.length = 0;
-      if (!server) return resolve();
-      server.close(() => resolve());
-      server = undefined;
-    });
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    cut: stop,
-    restore: listen,
-    hang() {
-      hung = true;
-      for (const s of sockets) s.pause();
-    },
-    resume() {
-      hung = false;
-      for (const s of sockets) s.resume();
-      for (const go of held.splice(0)) go();
-    },
-    close: stop,
-  };
+/** A cuttable TCP proxy (the injected outage) in front of the shared MariaDB. */
+export function startProxy(): Promise<CuttableProxy> {
+  return startCuttableProxy(MYSQL.port, MYSQL.host);
 }
