@@ -23,7 +23,7 @@ import {
   type SealedSession,
   type ServerStore,
 } from "../store.ts";
-import { type CookieSecret, seal, SealKeys, unseal } from "./cookie_seal.ts";
+import { type CookieSecret, openSealed, seal, SealKeys } from "./cookie_seal.ts";
 
 /**
  * Characters of sealed value per cookie. Browsers keep at least 4,096 bytes
@@ -286,11 +286,15 @@ export class CookieStore implements ClientStore {
       }
     }
     // Ready at once with node:crypto: awaited only when it is a promise.
-    const unsealed = unseal(this.#keys, parts.join(""), this.cookieName, now);
-    const opened = unsealed instanceof Promise ? await unsealed : unsealed;
+    const pending = openSealed(this.#keys, parts.join(""), this.cookieName, now);
+    const outcome = pending instanceof Promise ? await pending : pending;
+    // Every failure (malformed, unknown key, tampered, expired) reads as no
+    // session; the reason is for reporting, never for the answer.
+    if (!outcome.ok) return null;
+    const opened = outcome.unsealed;
     // Only this store seals, so the ID has our shape; checked anyway, as the
     // middleware trusts it as a session ID.
-    if (!opened || !isSessionId(opened.session.id)) return null;
+    if (!isSessionId(opened.session.id)) return null;
     // Only a session bound to a user, with revocations kept, costs a lookup.
     if (this.#revocations === undefined || opened.session.userId === undefined) return opened;
     return await this.#revoked(opened.session, now) ? REVOKED : opened;

@@ -320,12 +320,31 @@ export interface Unsealed {
   stale: boolean;
 }
 
+/** Why a sealed value did not open. */
+export type UnsealFailure =
+  /** Not a sealed value of this version: cut, too long, not base64url, an unknown encoding or record. */
+  | "malformed"
+  /** Sealed with a key these secrets do not hold (a removed secret). */
+  | "unknown-key"
+  /** The authentication failed: altered, or sealed for another cookie name. */
+  | "tampered"
+  /** Sound, but its session expired. */
+  | "expired";
+
+/** What opening a sealed value came to: the session, or why not. */
+export type UnsealOutcome =
+  | { ok: true; unsealed: Unsealed }
+  | { ok: false; reason: UnsealFailure };
+
+const failed = (reason: UnsealFailure): UnsealOutcome => ({ ok: false, reason });
+
 /**
  * Open a sealed value of the cookie `cookieName`. Gives `null` (never throws,
  * never rejects) when it is malformed, of another version, sealed with an
  * unknown key or for another cookie name, altered in any way, or expired at
- * `now` (`expiresAt <= now`). The result is ready at once with `node:crypto`
- * (for an uncompressed value), else promised.
+ * `now` (`expiresAt <= now`); {@linkcode openSealed} says which. The result
+ * is ready at once with `node:crypto` (for an uncompressed value), else
+ * promised.
  *
  * ```ts
  * import { SealKeys, unseal } from "./cookie_seal.ts";
@@ -339,15 +358,28 @@ export function unseal(
   cookieName: string,
   now: number,
 ): MaybePromise<Unsealed | null> {
-  // A failed authentication, a corrupt deflate stream or bad UTF-8: all the
-  // same to the caller, a cookie that does not open.
-  let opened: MaybePromise<Unsealed | null>;
+  return chain(openSealed(keys, sealed, cookieName, now), (o) => o.ok ? o.unsealed : null);
+}
+
+/**
+ * {@linkcode unseal}, saying why a value did not open (never throws, never
+ * rejects): `{ ok: true, unsealed }` or `{ ok: false, reason }`.
+ */
+export function openSealed(
+  keys: SealKeys,
+  sealed: string,
+  cookieName: string,
+  now: number,
+): MaybePromise<UnsealOutcome> {
+  // Authentication comes first, so what throws after it (a corrupt deflate
+  // stream, bad UTF-8) was sealed by us and is malformed, not tampered.
+  let opened: MaybePromise<UnsealOutcome>;
   try {
     opened = open(keys, sealed, cookieName, now);
   } catch {
-    return null;
+    return failed("malformed");
   }
-  return opened instanceof Promise ? opened.catch(() => null) : opened;
+  return opened instanceof Promise ? opened.catch(() => failed("malformed")) : opened;
 }
 
 function open(
@@ -355,20 +387,20 @@ function open(
   sealed: string,
   cookieName: string,
   now: number,
-): MaybePromise<Unsealed | null> {
-  if (typeof sealed !== "string" || sealed.length > MAX_SEALED_LENGTH) return null;
+): MaybePromise<UnsealOutcome> {
+  if (typeof sealed !== "string" || sealed.length > MAX_SEALED_LENGTH) return failed("malformed");
   const parts = sealed.split(".");
-  if (parts.length !== 4 || parts[0] !== SEAL_VERSION) return null;
-  return chain(keys.byId(parts[1]), (key) => {
-    if (!key) return null;
+  if (parts.length !== 4 || parts[0] !== SEAL_VERSION) return failed("malformed");
+  return chain(keys.byId(parts[1]), (key): MaybePromise<UnsealOutcome> => {
+    if (!key) return failed("unknown-key");
     const iv = decodeBase64Url(parts[2]);
     const ciphertext = decodeBase64Url(parts[3]);
     if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length < GCM_TAG_BYTES + 1) {
-      return null;
+      return failed("malformed");
     }
     return chain(
       key.key.decrypt(iv, key.additionalData(cookieName), ciphertext),
-      (plaintext) => plaintext && openPlaintext(plaintext, key, now),
+      (plaintext) => plaintext ? openPlaintext(plaintext, key, now) : failed("tampered"),
     );
   });
 }
@@ -377,18 +409,19 @@ function openPlaintext(
   plaintext: Uint8Array,
   key: SealKey,
   now: number,
-): MaybePromise<Unsealed | null> {
+): MaybePromise<UnsealOutcome> {
   if (plaintext[0] === ENCODING_JSON) return openJson(plaintext.subarray(1), key, now);
-  if (plaintext[0] !== ENCODING_DEFLATE) return null;
+  if (plaintext[0] !== ENCODING_DEFLATE) return failed("malformed");
   return transform(plaintext.subarray(1), new DecompressionStream("deflate")).then((json) =>
     openJson(json, key, now)
   );
 }
 
-function openJson(json: Uint8Array, key: SealKey, now: number): Unsealed | null {
+function openJson(json: Uint8Array, key: SealKey, now: number): UnsealOutcome {
   const session = parseRecord(decoder.decode(json));
-  if (!session || session.expiresAt <= now) return null;
-  return { session, stale: key.index !== 0 };
+  if (!session) return failed("malformed");
+  if (session.expiresAt <= now) return failed("expired");
+  return { ok: true, unsealed: { session, stale: key.index !== 0 } };
 }
 
 /** The record's JSON, embedding each value's JSON text as JSON. */
