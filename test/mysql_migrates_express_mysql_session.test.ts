@@ -53,8 +53,13 @@ describe("MySqlStore carries over express-mysql-session's sessions", () => {
       raw,
     );
     await express.onReady();
+    // The callback form express-session calls (its own types may show only the promise form).
+    type SetWithCallback = (sid: string, s: unknown, cb: (e?: unknown) => void) => void;
+    const setWithCallback = express.set.bind(express) as unknown as SetWithCallback;
     const set = (sid: string, s: unknown) =>
-      new Promise<void>((resolve, reject) => express.set(sid, s, (e) => e ? reject(e) : resolve()));
+      new Promise<void>((resolve, reject) =>
+        setWithCallback(sid, s, (e) => e ? reject(e) : resolve())
+      );
     await set(live, expressSession(HOUR, { userId: 7, cart: [{ sku: "a", qty: 2 }], name: "Zoë" }));
     await set(browserSession, expressSession(null, { count: 3 }));
     await set(expired, expressSession(HOUR, { userId: 8 }));
