@@ -308,3 +308,17 @@ export function applyChange(record: SessionRecord, change: SessionChange): Sessi
   if (change.boundAt !== undefined) record.boundAt = change.boundAt;
   return record;
 }
+
+/**
+ * `record` (as a store read it) with `change` applied, or what `update` and
+ * `rotate` answer when there is no session to change: `false` when it is
+ * gone or expired (`null`), `"moved"` when it is a rotation's marker.
+ */
+export function changedRecord(
+  record: SessionRecord | null,
+  change: SessionChange,
+): SessionRecord | false | "moved" {
+  if (record === null) return false;
+  if (record.movedAt !== undefined) return "moved";
+  return applyChange(record, change);
+}

@@ -52,7 +52,7 @@ import {
   type UserSession,
   type WriteResult,
 } from "../store.ts";
-import { fields } from "./shared/record_codec.ts";
+import { payloadRecord } from "./shared/record_codec.ts";
 import { givenName } from "./shared/store_options.ts";
 
 /** A part of a Deno KV key, as `Deno.KvKeyPart` allows it. */
@@ -305,12 +305,8 @@ function decode(value: unknown): SessionRecord | null {
       typeof p.e === "number";
     return ok ? { ...movedMarker(p.mv as number), expiresAt: p.e as number } : null;
   }
-  const expiresAt = p.e === null ? Infinity : p.e;
-  if (p.v !== 1 || typeof p.c !== "number" || typeof expiresAt !== "number") return null;
-  const data = fields(p.d);
-  const flash = fields(p.f);
-  if (data === null || flash === null) return null;
-  const record: SessionRecord = { data, flash, createdAt: p.c, expiresAt };
+  const record = payloadRecord(p);
+  if (record === null) return null;
   return optionals(record, p) ? record : null;
 }
 

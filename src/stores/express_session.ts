@@ -59,7 +59,7 @@
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { checkOptionKeys, EXPRESS_SESSION_STORE_OPTION_KEYS } from "../option_keys.ts";
 import {
-  applyChange,
+  changedRecord,
   MOVED_MARKER_MS,
   movedMarker,
   type ServerStore,
@@ -68,7 +68,7 @@ import {
   type WriteResult,
 } from "../store.ts";
 import { type KeyedQueue, queueOf } from "./shared/keyed_queue.ts";
-import { copyFields, fields } from "./shared/record_codec.ts";
+import { copyFields, payloadRecord } from "./shared/record_codec.ts";
 
 /** The callback of an express-session store call. */
 export type ExpressSessionCallback<T = unknown> = (error?: unknown, value?: T) => void;
@@ -182,12 +182,8 @@ function decode(session: unknown): SessionRecord | null {
   }
   const p = (session as Record<string, unknown>)[PAYLOAD] as Record<string, unknown> | undefined;
   if (p === null || typeof p !== "object") return null;
-  const expiresAt = p.e === null ? Infinity : p.e;
-  if (p.v !== 1 || typeof p.c !== "number" || typeof expiresAt !== "number") return null;
-  const data = fields(p.d);
-  const flash = fields(p.f);
-  if (data === null || flash === null) return null;
-  const record: SessionRecord = { data, flash, createdAt: p.c, expiresAt };
+  const record = payloadRecord(p);
+  if (record === null) return null;
   // Absent in what earlier versions wrote; present but of another type: not ours.
   if (p.u !== undefined) {
     if (typeof p.u !== "string" || p.u === "") return null;
@@ -406,10 +402,8 @@ export class ExpressSessionStore implements ServerStore {
    */
   update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([key], async () => {
-      const record = await this.#read(key, now);
-      if (record === null) return false;
-      if (record.movedAt !== undefined) return "moved";
-      applyChange(record, change);
+      const record = changedRecord(await this.#read(key, now), change);
+      if (typeof record !== "object") return record;
       if (record.expiresAt <= now) {
         await this.#call("destroy", [key]);
         return true;
@@ -435,10 +429,8 @@ export class ExpressSessionStore implements ServerStore {
    */
   rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([oldKey, newKey], async () => {
-      const record = await this.#read(oldKey, now);
-      if (record === null) return false;
-      if (record.movedAt !== undefined) return "moved";
-      applyChange(record, change);
+      const record = changedRecord(await this.#read(oldKey, now), change);
+      if (typeof record !== "object") return record;
       if (record.expiresAt <= now) {
         await this.#leaveMarker(oldKey, now);
         return true;

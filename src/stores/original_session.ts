@@ -90,22 +90,18 @@ export function fromOriginalSession(
  * `_created`), as a record without a `lastSeenAt` (the adapter keeps that
  * apart: its `_accessed` is only when the document was written), or `null`
  * when it is not live at `now`. Without `_created`, the absolute lifetime
- * counts from `now`; without an expiry, the session gets `idleMs` from `now`.
+ * counts from `now`; without an expiry, the session gets `idle` ms from `now`.
  */
-export function fromStoredDocument(
-  doc: unknown,
-  now: number,
-  idleMs: number,
-): SessionRecord | null {
+export function fromStoredDocument(doc: unknown, now: number, idle: number): SessionRecord | null {
   const d = documentOf(doc);
   if (d === null) return null;
-  const record = documentRecord(d, now, idleMs);
+  const record = documentRecord(d, now, idle);
   if (record !== null) record.createdAt = createdOf(d, now) ?? now;
   return record;
 }
 
 /** The document in `doc` (JSON text or a parsed object), or `null` when there is none. */
-function documentOf(doc: unknown): Record<string, unknown> | null {
+export function documentOf(doc: unknown): Record<string, unknown> | null {
   if (typeof doc === "string") {
     try {
       doc = JSON.parse(doc);

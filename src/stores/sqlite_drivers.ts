@@ -208,19 +208,10 @@ function bunSqliteShape(db: Loose): SqlConnection {
   };
   return {
     driver,
-    exec(sql) {
-      exec.call(db, sql);
-    },
+    exec: (sql) => void exec.call(db, sql),
     prepare(sql) {
       const stmt = prepare.call(db, sql) as Loose;
-      if (!isObject(stmt) || !hasFunctions(stmt, "values", "run")) {
-        throw new SessionConfigError(
-          `SqliteStore: the ${driver} connection's prepare() gave no statement with values() ` +
-            `and run(); supported: ${SUPPORTED_SQLITE_DRIVERS}`,
-        );
-      }
-      const values = stmt.values as Fn;
-      const run = stmt.run as Fn;
+      const [values, run] = statementFunctions(driver, stmt, "values", "run");
       const rows = (params: SqlValue[]) => {
         ensureOpen();
         return values.apply(stmt, params) as unknown[][];
@@ -238,6 +229,17 @@ function bunSqliteShape(db: Loose): SqlConnection {
       };
     },
   };
+}
+
+/** The functions `needs` names of what `prepare()` gave, when it is a statement that has them. */
+function statementFunctions(driver: string, stmt: unknown, ...needs: string[]): Fn[] {
+  if (!isObject(stmt) || !hasFunctions(stmt, ...needs)) {
+    throw new SessionConfigError(
+      `SqliteStore: the ${driver} connection's prepare() gave no statement with ` +
+        `${needs.map((n) => `${n}()`).join(" and ")}; supported: ${SUPPORTED_SQLITE_DRIVERS}`,
+    );
+  }
+  return needs.map((n) => stmt[n] as Fn);
 }
 
 function rowValues(row: unknown): unknown[] | undefined {
@@ -268,19 +270,10 @@ function preparedStatementShape(db: Loose, driver: string): SqlConnection {
   };
   const conn: SqlConnection = {
     driver,
-    exec(sql) {
-      exec.call(db, sql);
-    },
+    exec: (sql) => void exec.call(db, sql),
     prepare(sql) {
       const stmt = prepare.call(db, sql) as Loose;
-      if (!isObject(stmt) || !hasFunctions(stmt, "get", "run")) {
-        throw new SessionConfigError(
-          `SqliteStore: the ${driver} connection's prepare() gave no statement with get() and ` +
-            `run(); supported: ${SUPPORTED_SQLITE_DRIVERS}`,
-        );
-      }
-      const get = stmt.get as Fn;
-      const run = stmt.run as Fn;
+      const [get, run] = statementFunctions(driver, stmt, "get", "run");
       const all = typeof stmt.all === "function" ? stmt.all as Fn : undefined;
       return {
         get: (params) => rowValues(get.apply(stmt, params)),

@@ -66,7 +66,7 @@ import { SessionConfigError, SessionStoreError } from "../errors.ts";
 import { checkOptionKeys, V9_STORE_OPTION_KEYS } from "../option_keys.ts";
 import { isSessionId, sessionKey } from "../session_id.ts";
 import {
-  applyChange,
+  changedRecord,
   MOVED_MARKER_MS,
   movedMarker,
   type ServerStore,
@@ -75,6 +75,7 @@ import {
   type WriteResult,
 } from "../store.ts";
 import {
+  documentOf,
   fromOriginalSession,
   fromStoredDocument,
   type OriginalSessionData,
@@ -158,16 +159,10 @@ function markerDocument(now: number): OriginalSessionData {
  * with `movedAt`), or `null` when it is not live at `now` (deleted, expired,
  * unreadable, or its {@link EXTRA} damaged).
  */
-function fromDocument(doc: unknown, now: number, idleMs: number): SessionRecord | null {
-  if (typeof doc === "string") {
-    try {
-      doc = JSON.parse(doc);
-    } catch {
-      return null;
-    }
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return null;
-  const extra = (doc as Record<string, unknown>)[EXTRA] as Record<string, unknown> | undefined;
+function fromDocument(stored: unknown, now: number, idleMs: number): SessionRecord | null {
+  const doc = documentOf(stored);
+  if (doc === null) return null;
+  const extra = doc[EXTRA] as Record<string, unknown> | undefined;
   // Without `v: 1` it is a user key an earlier version wrote at the top level.
   if (typeof extra !== "object" || extra === null || extra.v !== 1) {
     return fromStoredDocument(doc, now, idleMs);
@@ -275,10 +270,8 @@ export class V9StoreAdapter implements ServerStore {
    */
   update(key: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([key], async () => {
-      const record = await this.#read(key, now);
-      if (record === null) return false;
-      if (record.movedAt !== undefined) return "moved";
-      applyChange(record, change);
+      const record = changedRecord(await this.#read(key, now), change);
+      if (typeof record !== "object") return record;
       await this.#call("persistSessionData", key, toDocument(record, now));
       return true;
     });
@@ -292,10 +285,8 @@ export class V9StoreAdapter implements ServerStore {
    */
   rotate(oldKey: string, newKey: string, change: SessionChange, now: number): Promise<WriteResult> {
     return this.#serial([oldKey, newKey], async () => {
-      const record = await this.#read(oldKey, now);
-      if (record === null) return false;
-      if (record.movedAt !== undefined) return "moved";
-      applyChange(record, change);
+      const record = changedRecord(await this.#read(oldKey, now), change);
+      if (typeof record !== "object") return record;
       await this.#call("createSession", newKey, toDocument(record, now));
       try {
         const again = await this.#read(oldKey, now);

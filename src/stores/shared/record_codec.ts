@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { emptyFields, type JsonFields } from "../../store.ts";
+import { emptyFields, type JsonFields, type SessionRecord } from "../../store.ts";
 
 /** Whether `fields` has at least one own enumerable key (without building a key list). */
 export function hasFields(fields: Record<string, unknown>): boolean {
@@ -33,6 +33,20 @@ export function fields(value: unknown): JsonFields | null {
     out[k] = v;
   }
   return out;
+}
+
+/**
+ * The record in a stored payload `{ v: 1, c, e, d, f }` (created at, expires
+ * at or `null` for never, data, flash), without the optional fields each
+ * store adds; `null` when it is not one.
+ */
+export function payloadRecord(p: Record<string, unknown>): SessionRecord | null {
+  const expiresAt = p.e === null ? Infinity : p.e;
+  if (p.v !== 1 || typeof p.c !== "number" || typeof expiresAt !== "number") return null;
+  const data = fields(p.d);
+  const flash = fields(p.f);
+  if (data === null || flash === null) return null;
+  return { data, flash, createdAt: p.c, expiresAt };
 }
 
 /** `parts` joined into one new array. */
