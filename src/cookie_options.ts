@@ -5,6 +5,28 @@
  *
  * @module
  */
+import { keysOf } from "./option_keys.ts";
+
+/** The options of Oak's cookie jar for setting and deleting a cookie, as far as they are known. */
+export const COOKIE_SET_OPTION_KEYS: readonly string[] = keysOf<CookieSetOptions>({
+  domain: true,
+  expires: true,
+  maxAge: true,
+  httpOnly: true,
+  ignoreInsecure: true,
+  overwrite: true,
+  path: true,
+  secure: true,
+  sameSite: true,
+  signed: true,
+  partitioned: true,
+  priority: true,
+});
+
+/** The options of Oak's cookie jar for reading a cookie, as far as they are known. */
+export const COOKIE_GET_OPTION_KEYS: readonly string[] = keysOf<CookieGetOptions>({
+  signed: true,
+});
 
 /** Options for setting or deleting a cookie, as Oak's cookie jar takes them. */
 export interface CookieSetOptions {

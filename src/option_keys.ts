@@ -7,19 +7,7 @@
  *
  * @module
  */
-import type { CookieGetOptions, CookieSetOptions } from "./cookie_options.ts";
 import { SessionConfigError } from "./errors.ts";
-import type { SessionOptions } from "./options.ts";
-import type { CookieStoreOptions } from "./stores/cookie.ts";
-import type { DenoKvStoreOptions } from "./stores/deno_kv.ts";
-import type { ExpressSessionStoreOptions } from "./stores/express_session.ts";
-import type { MemoryStoreOptions } from "./stores/memory.ts";
-import type { MySqlStoreOptions } from "./stores/mysql.ts";
-import type { PostgresStoreOptions } from "./stores/postgres.ts";
-import type { RedisStoreOptions } from "./stores/redis.ts";
-import type { SqliteStoreOptions } from "./stores/sqlite.ts";
-import type { V9StoreOptions } from "./stores/v9_store.ts";
-import type { WebdisStoreOptions } from "./stores/webdis.ts";
 
 /** The declared keys of `T`, without an index signature's `string`. */
 type DeclaredKeys<T> = keyof {
@@ -27,145 +15,9 @@ type DeclaredKeys<T> = keyof {
 };
 
 /** The keys of `T`, from an object that must name each of them and nothing else. */
-function keysOf<T>(keys: Record<DeclaredKeys<T>, true>): readonly string[] {
+export function keysOf<T>(keys: Record<DeclaredKeys<T>, true>): readonly string[] {
   return Object.freeze(Object.keys(keys));
 }
-
-/** Keys of `Session.initMiddleware(store, options)` and `new Session(store, options)`. */
-export const SESSION_OPTION_KEYS: readonly string[] = keysOf<SessionOptions>({
-  expireAfterSeconds: true,
-  absoluteTimeoutSeconds: true,
-  refreshIntervalSeconds: true,
-  storeIdleSeconds: true,
-  sessionCookieName: true,
-  cookieGetOptions: true,
-  cookieSetOptions: true,
-  maxIdleSeconds: true,
-  maxAbsoluteSeconds: true,
-  recordDevice: true,
-  now: true,
-});
-
-/** Keys of the middleware's `recordDevice` option. */
-export const RECORD_DEVICE_KEYS: readonly string[] = keysOf<
-  NonNullable<SessionOptions["recordDevice"]>
->({ userAgent: true, ip: true });
-
-/** The options of Oak's cookie jar for setting and deleting a cookie, as far as they are known. */
-export const COOKIE_SET_OPTION_KEYS: readonly string[] = keysOf<CookieSetOptions>({
-  domain: true,
-  expires: true,
-  maxAge: true,
-  httpOnly: true,
-  ignoreInsecure: true,
-  overwrite: true,
-  path: true,
-  secure: true,
-  sameSite: true,
-  signed: true,
-  partitioned: true,
-  priority: true,
-});
-
-/** The options of Oak's cookie jar for reading a cookie, as far as they are known. */
-export const COOKIE_GET_OPTION_KEYS: readonly string[] = keysOf<CookieGetOptions>({
-  signed: true,
-});
-
-/** Keys of `new MemoryStore(options)` (`sweepIntervalSeconds`: the old name of `cleanupIntervalSeconds`). */
-export const MEMORY_STORE_OPTION_KEYS: readonly string[] = keysOf<MemoryStoreOptions>({
-  maxSessions: true,
-  cleanupIntervalSeconds: true,
-  sweepIntervalSeconds: true,
-});
-
-/** Keys of `new CookieStore(secret, options)`. */
-export const COOKIE_STORE_OPTION_KEYS: readonly string[] = keysOf<CookieStoreOptions>({
-  cookieGetOptions: true,
-  cookieSetDeleteOptions: true,
-  sessionDataCookieName: true,
-  maxCookies: true,
-  compress: true,
-  crypto: true,
-  revocations: true,
-});
-
-/**
- * Names that edit distance would match to the wrong key: the middleware's
- * `cookieSetOptions` is one edit from the store's `cookieGetOptions`, but
- * the store's option for setting cookies is `cookieSetDeleteOptions`.
- */
-export const COOKIE_STORE_MIX_UPS: Readonly<Record<string, string>> = Object.freeze({
-  cookieSetOptions: "cookieSetDeleteOptions",
-});
-
-/** Keys of `new SqliteStore(db, tableName, options)` (`busyTimeoutMs`: the old name of `timeoutMs`). */
-export const SQLITE_STORE_OPTION_KEYS: readonly string[] = keysOf<SqliteStoreOptions>({
-  walMode: true,
-  timeoutMs: true,
-  busyTimeoutMs: true,
-  cleanupIntervalSeconds: true,
-  log: true,
-  migratedIdleSeconds: true,
-});
-
-/** Keys of `new PostgresStore(db, tableName, options)`. */
-export const POSTGRES_STORE_OPTION_KEYS: readonly string[] = keysOf<PostgresStoreOptions>({
-  timeoutMs: true,
-  cleanupIntervalSeconds: true,
-  log: true,
-  migratedIdleSeconds: true,
-});
-
-/** Keys of `new MySqlStore(pool, nameOrOptions)`. */
-export const MYSQL_STORE_OPTION_KEYS: readonly string[] = keysOf<MySqlStoreOptions>({
-  table: true,
-  timeoutMs: true,
-  cleanupIntervalSeconds: true,
-  log: true,
-});
-
-/** Keys of `new RedisStore(client, options)`. */
-export const REDIS_STORE_OPTION_KEYS: readonly string[] = keysOf<RedisStoreOptions>({
-  keyPrefix: true,
-  timeoutMs: true,
-  originalKeyPrefix: true,
-  log: true,
-  migratedIdleSeconds: true,
-});
-
-/** Keys of `new WebdisStore(options)`. */
-export const WEBDIS_STORE_OPTION_KEYS: readonly string[] = keysOf<WebdisStoreOptions>({
-  url: true,
-  keyPrefix: true,
-  timeoutMs: true,
-  username: true,
-  password: true,
-  transport: true,
-  maxConnections: true,
-  originalKeyPrefix: true,
-  log: true,
-  migratedIdleSeconds: true,
-});
-
-/** Keys of `new DenoKvStore(kv, options)` and `DenoKvStore.open(path, options)` (`prefix`: the old name of `keyPrefix`). */
-export const DENO_KV_STORE_OPTION_KEYS: readonly string[] = keysOf<DenoKvStoreOptions>({
-  keyPrefix: true,
-  prefix: true,
-});
-
-/** Keys of `new ExpressSessionStore(store, options)`. */
-export const EXPRESS_SESSION_STORE_OPTION_KEYS: readonly string[] = keysOf<
-  ExpressSessionStoreOptions
->({
-  timeoutMs: true,
-  markDeletions: true,
-});
-
-/** Keys of `fromV9Store(store, options)` and `new V9StoreAdapter(store, options)`. */
-export const V9_STORE_OPTION_KEYS: readonly string[] = keysOf<V9StoreOptions>({
-  migratedIdleSeconds: true,
-});
 
 /**
  * Edit distance between `a` and `b`, ignoring case: insertions, deletions,

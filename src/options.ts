@@ -3,16 +3,34 @@
  *
  * @module
  */
-import type { CookieGetOptions, CookieSetOptions } from "./cookie_options.ts";
-import { SessionConfigError } from "./errors.ts";
 import {
-  checkNearMisses,
-  checkOptionKeys,
   COOKIE_GET_OPTION_KEYS,
   COOKIE_SET_OPTION_KEYS,
-  RECORD_DEVICE_KEYS,
-  SESSION_OPTION_KEYS,
-} from "./option_keys.ts";
+  type CookieGetOptions,
+  type CookieSetOptions,
+} from "./cookie_options.ts";
+import { SessionConfigError } from "./errors.ts";
+import { checkNearMisses, checkOptionKeys, keysOf } from "./option_keys.ts";
+
+/** Keys of `Session.initMiddleware(store, options)` and `new Session(store, options)`. */
+export const SESSION_OPTION_KEYS: readonly string[] = keysOf<SessionOptions>({
+  expireAfterSeconds: true,
+  absoluteTimeoutSeconds: true,
+  refreshIntervalSeconds: true,
+  storeIdleSeconds: true,
+  sessionCookieName: true,
+  cookieGetOptions: true,
+  cookieSetOptions: true,
+  maxIdleSeconds: true,
+  maxAbsoluteSeconds: true,
+  recordDevice: true,
+  now: true,
+});
+
+/** Keys of the middleware's `recordDevice` option. */
+export const RECORD_DEVICE_KEYS: readonly string[] = keysOf<
+  NonNullable<SessionOptions["recordDevice"]>
+>({ userAgent: true, ip: true });
 
 /** Options of `Session.initMiddleware(store, options)` and `new Session(store, options)`. */
 export interface SessionOptions {

@@ -14,29 +14,20 @@ import pg from "pg";
 import { createClient } from "redis";
 import session from "express-session";
 import { MemoryStore, Session, SessionConfigError } from "../mod.ts";
+import { checkOptionKeys, editDistance, nearestKey } from "../src/option_keys.ts";
+import { SESSION_OPTION_KEYS } from "../src/options.ts";
+import { COOKIE_STORE_OPTION_KEYS, CookieStore } from "../src/stores/cookie.ts";
+import { DENO_KV_STORE_OPTION_KEYS, type DenoKvLike, DenoKvStore } from "../src/stores/deno_kv.ts";
 import {
-  checkOptionKeys,
-  COOKIE_STORE_OPTION_KEYS,
-  DENO_KV_STORE_OPTION_KEYS,
-  editDistance,
   EXPRESS_SESSION_STORE_OPTION_KEYS,
-  MEMORY_STORE_OPTION_KEYS,
-  nearestKey,
-  POSTGRES_STORE_OPTION_KEYS,
-  REDIS_STORE_OPTION_KEYS,
-  SESSION_OPTION_KEYS,
-  SQLITE_STORE_OPTION_KEYS,
-  V9_STORE_OPTION_KEYS,
-  WEBDIS_STORE_OPTION_KEYS,
-} from "../src/option_keys.ts";
-import { CookieStore } from "../src/stores/cookie.ts";
-import { type DenoKvLike, DenoKvStore } from "../src/stores/deno_kv.ts";
-import { ExpressSessionStore } from "../src/stores/express_session.ts";
-import { PostgresStore } from "../src/stores/postgres.ts";
-import { RedisStore } from "../src/stores/redis.ts";
-import { SqliteStore } from "../src/stores/sqlite.ts";
-import { fromV9Store } from "../src/stores/v9_store.ts";
-import { WebdisStore } from "../src/stores/webdis.ts";
+  ExpressSessionStore,
+} from "../src/stores/express_session.ts";
+import { MEMORY_STORE_OPTION_KEYS } from "../src/stores/memory.ts";
+import { POSTGRES_STORE_OPTION_KEYS, PostgresStore } from "../src/stores/postgres.ts";
+import { REDIS_STORE_OPTION_KEYS, RedisStore } from "../src/stores/redis.ts";
+import { SQLITE_STORE_OPTION_KEYS, SqliteStore } from "../src/stores/sqlite.ts";
+import { fromV9Store, V9_STORE_OPTION_KEYS } from "../src/stores/v9_store.ts";
+import { WEBDIS_STORE_OPTION_KEYS, WebdisStore } from "../src/stores/webdis.ts";
 import { POSTGRES_URL } from "./kit/postgres.ts";
 import { openDb, type RawDb, tempDir } from "./helpers/sqlite_db.ts";
 import { V9SqliteStore } from "./helpers/v9_stores.ts";

@@ -24,9 +24,9 @@ import { metaText, parseMeta } from "../session_meta.ts";
 import { isOriginalSessionId } from "../session_id.ts";
 import type { SessionRecord, SessionStore } from "../store.ts";
 import { ClientKind } from "./client_kind.ts";
-import { decideOutcome, type SessionOutcome } from "./outcome.ts";
+import { decideOutcome, type Lifetime, type SessionOutcome } from "./outcome.ts";
 import { ServerKind } from "./server_kind.ts";
-import { asStoreError, type KindHost, type Lifetime, type StoreKind } from "./store_kind.ts";
+import { asStoreError, type KindHost, type StoreKind } from "./store_kind.ts";
 
 /** `store`, checked: a store object of either kind, or a `SessionConfigError`. */
 function checkStore(store: unknown): SessionStore {

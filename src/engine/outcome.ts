@@ -9,7 +9,14 @@ import { SessionMovedError } from "../errors.ts";
 import type { RequestState } from "../request_state.ts";
 import type { SessionChange, SessionRecord } from "../store.ts";
 import { hasFields } from "../stores/shared/record_codec.ts";
-import type { Lifetime } from "./store_kind.ts";
+
+/** @internal A session's idle timeout and absolute lifetime (ms), and its cookie's Max-Age (s). */
+export interface Lifetime {
+  readonly idleMs: number;
+  readonly absoluteMs: number;
+  /** `undefined`: a browser-session cookie. */
+  readonly maxAge?: number;
+}
 
 /**
  * @internal What a request did to its session, decided at commit; acted on by

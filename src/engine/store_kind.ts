@@ -12,15 +12,7 @@ import type { OakContextLike } from "../oak_context_like.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { RequestState } from "../request_state.ts";
 import type { CookieJar, ServerStore, SessionRecord } from "../store.ts";
-import type { SessionOutcome } from "./outcome.ts";
-
-/** @internal A session's idle timeout and absolute lifetime (ms), and its cookie's Max-Age (s). */
-export interface Lifetime {
-  readonly idleMs: number;
-  readonly absoluteMs: number;
-  /** `undefined`: a browser-session cookie. */
-  readonly maxAge?: number;
-}
+import type { Lifetime, SessionOutcome } from "./outcome.ts";
 
 /** @internal What a store's kind needs of the engine that holds it. */
 export interface KindHost {

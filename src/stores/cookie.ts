@@ -6,14 +6,8 @@
  */
 import { cryptoBackend } from "../crypto_backend.ts";
 import { SessionConfigError, SessionTooLargeError, SessionValueError } from "../errors.ts";
-import {
-  checkNearMisses,
-  checkOptionKeys,
-  COOKIE_GET_OPTION_KEYS,
-  COOKIE_SET_OPTION_KEYS,
-  COOKIE_STORE_MIX_UPS,
-  COOKIE_STORE_OPTION_KEYS,
-} from "../option_keys.ts";
+import { checkNearMisses, checkOptionKeys, keysOf } from "../option_keys.ts";
+import { COOKIE_GET_OPTION_KEYS, COOKIE_SET_OPTION_KEYS } from "../cookie_options.ts";
 import { isSessionId } from "../session_id.ts";
 import { sha256Base64Url } from "../sha256.ts";
 import {
@@ -24,6 +18,26 @@ import {
   type ServerStore,
 } from "../store.ts";
 import { type CookieSecret, openSealed, seal, SealKeys } from "./cookie_seal.ts";
+
+/** Keys of `new CookieStore(secret, options)`. */
+export const COOKIE_STORE_OPTION_KEYS: readonly string[] = keysOf<CookieStoreOptions>({
+  cookieGetOptions: true,
+  cookieSetDeleteOptions: true,
+  sessionDataCookieName: true,
+  maxCookies: true,
+  compress: true,
+  crypto: true,
+  revocations: true,
+});
+
+/**
+ * Names that edit distance would match to the wrong key: the middleware's
+ * `cookieSetOptions` is one edit from the store's `cookieGetOptions`, but
+ * the store's option for setting cookies is `cookieSetDeleteOptions`.
+ */
+export const COOKIE_STORE_MIX_UPS: Readonly<Record<string, string>> = Object.freeze({
+  cookieSetOptions: "cookieSetDeleteOptions",
+});
 
 /**
  * Characters of sealed value per cookie. Browsers keep at least 4,096 bytes

@@ -42,7 +42,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError, SessionTooLargeError } from "../errors.ts";
-import { checkOptionKeys, DENO_KV_STORE_OPTION_KEYS, renamedOptions } from "../option_keys.ts";
+import { checkOptionKeys, keysOf, renamedOptions } from "../option_keys.ts";
 import {
   applyChange,
   movedMarker,
@@ -54,6 +54,12 @@ import {
 } from "../store.ts";
 import { payloadRecord } from "./shared/record_codec.ts";
 import { givenName } from "./shared/store_options.ts";
+
+/** Keys of `new DenoKvStore(kv, options)` and `DenoKvStore.open(path, options)` (`prefix`: the old name of `keyPrefix`). */
+export const DENO_KV_STORE_OPTION_KEYS: readonly string[] = keysOf<DenoKvStoreOptions>({
+  keyPrefix: true,
+  prefix: true,
+});
 
 /** A part of a Deno KV key, as `Deno.KvKeyPart` allows it. */
 export type DenoKvKeyPart = Uint8Array | string | number | bigint | boolean | symbol;

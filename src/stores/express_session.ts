@@ -57,7 +57,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, EXPRESS_SESSION_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, keysOf } from "../option_keys.ts";
 import {
   changedRecord,
   MOVED_MARKER_MS,
@@ -69,6 +69,14 @@ import {
 } from "../store.ts";
 import { type KeyedQueue, queueOf } from "./shared/keyed_queue.ts";
 import { copyFields, payloadRecord } from "./shared/record_codec.ts";
+
+/** Keys of `new ExpressSessionStore(store, options)`. */
+export const EXPRESS_SESSION_STORE_OPTION_KEYS: readonly string[] = keysOf<
+  ExpressSessionStoreOptions
+>({
+  timeoutMs: true,
+  markDeletions: true,
+});
 
 /** The callback of an express-session store call. */
 export type ExpressSessionCallback<T = unknown> = (error?: unknown, value?: T) => void;

@@ -5,7 +5,7 @@
  * @module
  */
 import { SessionConfigError } from "../errors.ts";
-import { checkOptionKeys, MEMORY_STORE_OPTION_KEYS, renamedOptions } from "../option_keys.ts";
+import { checkOptionKeys, keysOf, renamedOptions } from "../option_keys.ts";
 import {
   applyChange,
   movedMarker,
@@ -17,6 +17,13 @@ import {
 } from "../store.ts";
 import { copyFields, hasFields } from "./shared/record_codec.ts";
 import { givenName } from "./shared/store_options.ts";
+
+/** Keys of `new MemoryStore(options)` (`sweepIntervalSeconds`: the old name of `cleanupIntervalSeconds`). */
+export const MEMORY_STORE_OPTION_KEYS: readonly string[] = keysOf<MemoryStoreOptions>({
+  maxSessions: true,
+  cleanupIntervalSeconds: true,
+  sweepIntervalSeconds: true,
+});
 
 /** Options of `new MemoryStore(options)`. */
 export interface MemoryStoreOptions {

@@ -18,7 +18,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, MYSQL_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, keysOf } from "../option_keys.ts";
 import type {
   ServerStore,
   SessionChange,
@@ -46,6 +46,14 @@ import {
   type MySqlValue,
 } from "./mysql_drivers.ts";
 import { isExpressMySqlLayout, migrateExpressMySqlTable } from "./mysql_migration.ts";
+
+/** Keys of `new MySqlStore(pool, nameOrOptions)`. */
+export const MYSQL_STORE_OPTION_KEYS: readonly string[] = keysOf<MySqlStoreOptions>({
+  table: true,
+  timeoutMs: true,
+  cleanupIntervalSeconds: true,
+  log: true,
+});
 
 /**
  * Options of {@link MySqlStore}.

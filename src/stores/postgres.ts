@@ -20,7 +20,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { POSTGRES_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { keysOf } from "../option_keys.ts";
 import {
   MOVED_MARKER_MS,
   onlyRefreshes,
@@ -48,6 +48,14 @@ import {
   type SqlStoreOptions,
   timeoutMsOption,
 } from "./shared/store_options.ts";
+
+/** Keys of `new PostgresStore(db, tableName, options)`. */
+export const POSTGRES_STORE_OPTION_KEYS: readonly string[] = keysOf<PostgresStoreOptions>({
+  timeoutMs: true,
+  cleanupIntervalSeconds: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
 
 /**
  * Options of {@link PostgresStore}.

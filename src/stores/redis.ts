@@ -8,12 +8,21 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, REDIS_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, keysOf } from "../option_keys.ts";
 import { failureText } from "./failure_text.ts";
 import { checkRedisOptions, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
 import { RedisReplyError } from "./redis_reply.ts";
 import { withDeadline } from "./shared/deadline.ts";
 import type { OriginalRedisKeysOptions } from "./redis_original.ts";
+
+/** Keys of `new RedisStore(client, options)`. */
+export const REDIS_STORE_OPTION_KEYS: readonly string[] = keysOf<RedisStoreOptions>({
+  keyPrefix: true,
+  timeoutMs: true,
+  originalKeyPrefix: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
 
 /**
  * Options of {@link RedisStore}.

@@ -16,7 +16,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { SQLITE_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { keysOf } from "../option_keys.ts";
 import {
   applyChange,
   movedMarker,
@@ -48,6 +48,16 @@ import {
   sqlStoreArguments,
   type SqlStoreOptions,
 } from "./shared/store_options.ts";
+
+/** Keys of `new SqliteStore(db, tableName, options)` (`busyTimeoutMs`: the old name of `timeoutMs`). */
+export const SQLITE_STORE_OPTION_KEYS: readonly string[] = keysOf<SqliteStoreOptions>({
+  walMode: true,
+  timeoutMs: true,
+  busyTimeoutMs: true,
+  cleanupIntervalSeconds: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions extends SqlStoreOptions, MigratingStoreOptions {

@@ -63,7 +63,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, V9_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, keysOf } from "../option_keys.ts";
 import { isSessionId, sessionKey } from "../session_id.ts";
 import {
   changedRecord,
@@ -82,6 +82,11 @@ import {
   toOriginalSession,
 } from "./original_session.ts";
 import { type KeyedQueue, queueOf } from "./shared/keyed_queue.ts";
+
+/** Keys of `fromV9Store(store, options)` and `new V9StoreAdapter(store, options)`. */
+export const V9_STORE_OPTION_KEYS: readonly string[] = keysOf<V9StoreOptions>({
+  migratedIdleSeconds: true,
+});
 
 /**
  * A store written for the original oak_sessions: its `Store` interface (v9

@@ -9,7 +9,7 @@
  * @module
  */
 import { SessionConfigError, SessionStoreError } from "../errors.ts";
-import { checkOptionKeys, WEBDIS_STORE_OPTION_KEYS } from "../option_keys.ts";
+import { checkOptionKeys, keysOf } from "../option_keys.ts";
 import { checkRedisOptions, RedisSessionLogic, type RedisTransport } from "./redis_logic.ts";
 import { RedisReplyError } from "./redis_reply.ts";
 import type { OriginalRedisKeysOptions } from "./redis_original.ts";
@@ -21,6 +21,20 @@ import {
   type WebdisTarget,
   type WebdisTransportName,
 } from "./webdis_transport.ts";
+
+/** Keys of `new WebdisStore(options)`. */
+export const WEBDIS_STORE_OPTION_KEYS: readonly string[] = keysOf<WebdisStoreOptions>({
+  url: true,
+  keyPrefix: true,
+  timeoutMs: true,
+  username: true,
+  password: true,
+  transport: true,
+  maxConnections: true,
+  originalKeyPrefix: true,
+  log: true,
+  migratedIdleSeconds: true,
+});
 
 export type { WebdisTransportName } from "./webdis_transport.ts";
 
