@@ -1,9 +1,11 @@
 /**
- * The names of every options object this library takes, and the check that
- * refuses a name it does not know (a misspelt option would otherwise be
- * ignored without a word). Each list is built from its options type, so
- * the type checker refuses a list that misses or invents a key. Checked
- * once, at construction: never on a request.
+ * The check that refuses an option name this library does not know (a
+ * misspelt option would otherwise be ignored without a word), and the
+ * helpers each options list is built with: a list lives beside its options
+ * type (`SESSION_OPTION_KEYS` in `options.ts`, a store's in its module) and
+ * is built by `keysOf` from that type, so the type checker refuses a list
+ * that misses or invents a key. Checked once, at construction: never on a
+ * request.
  *
  * @module
  */
