@@ -19,7 +19,7 @@ import { RACES } from "../stress/checks/delete_wins.ts";
 import { type CheckResult, formatResult } from "../stress/result.ts";
 
 const SIZE = SIZES.small;
-const SERVER_STORES = ["memory", "sqlite", "redis", "webdis", "postgres"];
+const SERVER_STORES = ["memory", "sqlite", "redis", "webdis", "postgres", "mysql"];
 const ALL_STORES = ["memory", "cookie", ...SERVER_STORES.slice(1)];
 
 describe("stress and fault suite, small size", () => {
