@@ -177,7 +177,8 @@ export class ServerKind implements StoreKind {
     if (typeof store.listByUser !== "function" || typeof store.deleteByUser !== "function") {
       throw new SessionConfigError(
         `${method}: this session store keeps no per-user index (listByUser/deleteByUser); ` +
-          "use MemoryStore, SqliteStore, PostgresStore, RedisStore, WebdisStore or DenoKvStore",
+          "use MemoryStore, SqliteStore, PostgresStore, MySqlStore, RedisStore, WebdisStore or " +
+          "DenoKvStore",
       );
     }
     return store as IndexedStore;

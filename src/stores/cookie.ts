@@ -141,8 +141,8 @@ function checkRevocations(store: unknown): ServerStore | undefined {
   if (missing.length > 0) {
     throw new SessionConfigError(
       `CookieStore: revocations has no ${missing.join(", ")}; pass a server store of this ` +
-        `library (MemoryStore, SqliteStore, PostgresStore, RedisStore, WebdisStore, ` +
-        `DenoKvStore), ${example}`,
+        `library (MemoryStore, SqliteStore, PostgresStore, MySqlStore, RedisStore, ` +
+        `WebdisStore, DenoKvStore), ${example}`,
     );
   }
   // A store that evicts at a bound would drop a record that must outlive

@@ -272,7 +272,7 @@ function markerSession(): ExpressSessionData {
  * without a per-user index the backend cannot keep atomically beside them.
  * The middleware therefore refuses `listSessions`, `revokeSession` and
  * `revokeSessions` with a `SessionConfigError`; use a store of this library
- * (MemoryStore, SqliteStore, PostgresStore, RedisStore, WebdisStore,
+ * (MemoryStore, SqliteStore, PostgresStore, MySqlStore, RedisStore, WebdisStore,
  * DenoKvStore) for those.
  */
 export class ExpressSessionStore implements ServerStore {

@@ -1,6 +1,6 @@
 /**
- * A session row of the SQL stores (SqliteStore, PostgresStore) as a record:
- * both keep `data` and `flash` as JSON objects of key -> JSON text, the
+ * A session row of the SQL stores (SqliteStore, PostgresStore, MySqlStore) as a record:
+ * all keep `data` and `flash` as JSON objects of key -> JSON text, the
  * times in milliseconds, and the user, the last write and the session's own
  * settings (`meta`) in nullable columns. A rotation's marker is a row whose
  * `moved_at` is set (see `movedMarker` in store.ts).

@@ -206,7 +206,7 @@ function fromDocument(stored: unknown, now: number, idleMs: number): SessionReco
  * user's sessions cannot be found. The middleware therefore refuses
  * `listSessions`, `revokeSession` and `revokeSessions` with a
  * `SessionConfigError`; move to a store of this library (MemoryStore,
- * SqliteStore, PostgresStore, RedisStore, WebdisStore, DenoKvStore) for those.
+ * SqliteStore, PostgresStore, MySqlStore, RedisStore, WebdisStore, DenoKvStore) for those.
  *
  * ```ts
  * import { Application } from "@oakserver/oak";
