@@ -4,6 +4,11 @@
  * @module
  */
 import {
+  type ExpressSessionCookie,
+  expressSessionCookie,
+  type ExpressSessionCookieOptions,
+} from "./express_session_cookie.ts";
+import {
   COOKIE_GET_OPTION_KEYS,
   COOKIE_SET_OPTION_KEYS,
   type CookieGetOptions,
@@ -24,6 +29,7 @@ export const SESSION_OPTION_KEYS: readonly string[] = keysOf<SessionOptions>({
   maxIdleSeconds: true,
   maxAbsoluteSeconds: true,
   recordDevice: true,
+  expressSessionCookie: true,
   now: true,
 });
 
@@ -76,6 +82,14 @@ export interface SessionOptions {
    * are personal data, kept only when the app asks for them.
    */
   recordDevice?: { userAgent?: boolean; ip?: boolean };
+  /**
+   * After a move from express-session: its sessions, carried over into a
+   * server store under the SHA-256 of their IDs (MySqlStore carries over
+   * express-mysql-session's table), open from express-session's own cookie
+   * (`connect.sid`, signed with `secret`) when the request has none of ours,
+   * and move to an ID of ours on that request. Off by default.
+   */
+  expressSessionCookie?: ExpressSessionCookieOptions;
   /** The clock, in milliseconds since the epoch. For tests; default `Date.now`. */
   now?: () => number;
 }
@@ -95,6 +109,8 @@ export interface ResolvedOptions {
   maxAbsoluteMs: number;
   recordUserAgent: boolean;
   recordIp: boolean;
+  /** express-session's cookie, read for sessions carried over from it; `undefined`: not read. */
+  expressCookie: ExpressSessionCookie | undefined;
   now: () => number;
 }
 
@@ -187,6 +203,7 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
     maxAbsoluteMs: maxAbsolute === undefined ? absoluteMs : maxAbsolute * 1000,
     recordUserAgent: device.userAgent === true,
     recordIp: device.ip === true,
+    expressCookie: expressSessionCookie(options.expressSessionCookie),
     now: options.now ?? Date.now,
   };
 }

@@ -9,7 +9,8 @@ import { SessionConfigError } from "../errors.ts";
 import type { OakContextLike } from "../oak_context_like.ts";
 import { cookieHeaderOf } from "../request_cookies.ts";
 import { idOf, keysOf, loadedState, type RequestState, supersededState } from "../request_state.ts";
-import { isSessionId, sessionKey } from "../session_id.ts";
+import { type ExpressSessionCookie, expressSessionId } from "../express_session_cookie.ts";
+import { isOriginalSessionId, isSessionId, sessionKey } from "../session_id.ts";
 import type { ServerStore } from "../store.ts";
 import { changesData, movedError, type SessionOutcome } from "./outcome.ts";
 import {
@@ -44,6 +45,9 @@ export class ServerKind implements StoreKind {
     const options = this.#host.options;
     let id = this.#readIdCookie(ctx);
     if (id === null) id = await ctx.cookies.get(options.cookieName, options.cookieGetOptions);
+    if (id === undefined && options.expressCookie !== undefined) {
+      return this.#loadExpressSession(ctx, options.expressCookie, now);
+    }
     const sawCookie = id !== undefined;
     if (!isSessionId(id)) return { state: undefined, sawCookie };
     let key = keyOf(id);
@@ -60,6 +64,38 @@ export class ServerKind implements StoreKind {
     }
     if (record === null || !this.#host.alive(record, now)) return { state: undefined, sawCookie };
     return { state: loadedState(id, record, key), sawCookie };
+  }
+
+  /**
+   * A request without our cookie, from a browser that may still hold
+   * express-session's: a session carried over from it opens (and moves to an
+   * ID of ours at commit: its ID is not of our length); anything else is a
+   * fresh session, and express-session's cookie is left alone.
+   */
+  async #loadExpressSession(
+    ctx: OakContextLike,
+    cookie: ExpressSessionCookie,
+    now: number,
+  ): Promise<Loaded> {
+    const value = await ctx.cookies.get(cookie.name, { signed: false });
+    const id = await expressSessionId(value, cookie.secrets);
+    // An ID of our length would not move at commit: express-session never issues one.
+    if (id === undefined || !isOriginalSessionId(id)) return { state: undefined, sawCookie: false };
+    const key = await keyOf(id);
+    let record;
+    try {
+      record = await this.#store.get(key, now);
+    } catch (error) {
+      throw asStoreError(error, "reading a session");
+    }
+    if (record !== null && record.movedAt !== undefined) {
+      // Moved to an ID of ours by a request before this one: as for our own cookie.
+      return { state: supersededState(now, key), sawCookie: true };
+    }
+    if (record === null || !this.#host.alive(record, now)) {
+      return { state: undefined, sawCookie: false };
+    }
+    return { state: loadedState(id, record, key), sawCookie: true };
   }
 
   /**
