@@ -1,27 +1,11 @@
 /**
- * MariaDB going away mid-run, under MySqlStore: requests that need the store
- * fail with 503 (`SessionStoreError`), nothing crashes and no promise
- * rejection goes unhandled, no session is half-written, and once the
- * database is back the same store and mysql2 pool serve the next requests
- * with the sessions stored before the outage intact. A database that stops
- * answering fails requests after `timeoutMs` instead of holding them.
- *
- * The outage is an injected fault: the drivers reach MariaDB through a TCP
- * proxy (kit/mysql.ts) that the test cuts (every connection closed, new ones
- * refused), hangs (sockets open, no bytes) and restores. The shared server
- * itself keeps running.
+ * MariaDB going away mid-run under MySqlStore (the outage suite of
+ * test/kit/sql_outage.ts): 503 while it is away, no crash, no unhandled
+ * rejection, no half-written session, recovery of the same pools without a
+ * restart, `timeoutMs` bounding a hung database; a Connection that lost its
+ * connection says to pass a Pool.
  */
-import { after, before, describe, it } from "node:test";
-import assert from "node:assert/strict";
-import process from "node:process";
-import type mysqlPromise from "mysql2/promise";
-import { SessionStoreError } from "../src/errors.ts";
-import type { MySqlStore } from "../src/stores/mysql.ts";
-import type { CookieClient } from "./kit/http_client.ts";
-import { type SessionApp, startSessionApp } from "./helpers/redis_http.ts";
-import { letTimePass, waitFor } from "./kit/waiting.ts";
 import {
-  type CuttableProxy,
   dropTables,
   mysqlTargets,
   rawPool,
@@ -29,166 +13,26 @@ import {
   startProxy,
   uniqueTable,
 } from "./kit/mysql.ts";
+import { sqlOutageSuite } from "./kit/sql_outage.ts";
 
-interface Subject {
-  name: string;
-  store: MySqlStore;
-  closeDriver: () => Promise<void>;
-  app: SessionApp;
-  user: CookieClient;
-}
+const connection = mysqlTargets.find((t) => t.name === "mysql2/promise Connection")!;
 
-/** Retries `GET /get` until it answers 200 (pools reconnect on the next call). */
-async function eventuallyOk(s: Subject): Promise<{ status: number; text: string }> {
-  let last = { status: 0, text: "" };
-  await waitFor(async () => {
-    last = await s.user.get("/get");
-    return last.status === 200;
-  }, { timeoutMs: 30_000, intervalMs: 100 }).catch(() => {});
-  assert.equal(last.status, 200, `${s.name}: still ${last.status} 30 s after MariaDB came back`);
-  return last;
-}
-
-describe("MariaDB outage: 503 while down, back to work without a restart", () => {
-  let proxy: CuttableProxy;
-  let raw: mysqlPromise.Pool;
-  const table = uniqueTable("outage");
-  const subjects: Subject[] = [];
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-
-  before(async () => {
+sqlOutageSuite({
+  database: "MariaDB",
+  table: uniqueTable("outage"),
+  async setUp() {
     await requireMariaDb();
-    process.on("unhandledRejection", onUnhandled);
-    raw = rawPool();
-    proxy = await startProxy();
-    for (const target of mysqlTargets.filter((t) => t.name.includes("Pool"))) {
-      const { store, close } = await target.open(table, { port: proxy.port, timeoutMs: 1500 });
-      await store.initSessionsTable();
-      const app = await startSessionApp(store, { expireAfterSeconds: 3600 });
-      subjects.push({ name: target.name, store, closeDriver: close, app, user: app.client() });
-    }
-  });
-
-  after(async () => {
-    for (const s of subjects) {
-      await s.app.close();
-      await s.store.close();
-      await s.closeDriver().catch(() => {});
-    }
-    await proxy?.close();
-    await dropTables(raw, table);
-    await raw.end();
-    process.off("unhandledRejection", onUnhandled);
-  });
-
-  it("cut: 503, the process lives, then the same drivers recover with the data", async () => {
-    for (const s of subjects) {
-      assert.equal((await s.user.post("/set", { user: "ann" })).status, 200, s.name);
-    }
-    await proxy.cut();
-    for (const s of subjects) {
-      const read = await s.user.get("/get");
-      assert.equal(read.status, 503, `${s.name}: read while MariaDB is away`);
-      assert.equal(read.text, "error SessionStoreError", s.name);
-      const write = await s.app.client().post("/set", { cart: [1] });
-      assert.equal(write.status, 503, `${s.name}: new session while MariaDB is away`);
-      // A request that does not need the store is still served.
-      assert.equal((await s.app.client().get("/get")).status, 200, s.name);
-    }
-    await proxy.restore();
-    for (const s of subjects) {
-      const read = await eventuallyOk(s);
-      assert.deepEqual(JSON.parse(read.text), { user: "ann" }, `${s.name}: session lost`);
-      assert.equal((await s.user.post("/set", { more: 1 })).status, 200, s.name);
-      assert.deepEqual((await s.user.get("/get")).json(), { user: "ann", more: 1 }, s.name);
-    }
-    await letTimePass(50);
-    assert.deepEqual(unhandled, []);
-  });
-
-  it("cut under load: every request is a 200 or a 503, and no session is half-written", async () => {
-    for (const s of subjects) {
-      const users = await Promise.all(Array.from({ length: 8 }, async () => {
-        const c = s.app.client();
-        assert.equal((await c.post("/set", { x: 0, y: 0 })).status, 200);
-        return c;
-      }));
-      let n = 0;
-      let stop = false;
-      const statuses: number[] = [];
-      // Each request sets x and y to the same new number: a half-written
-      // change would leave them apart.
-      const load = users.map(async (c) => {
-        while (!stop) {
-          const v = ++n;
-          statuses.push((await c.post("/set", { x: v, y: v })).status);
-        }
-      });
-      await waitFor(() => statuses.length >= 20, { timeoutMs: 60_000, maxIntervalMs: 5 });
-      await proxy.cut();
-      const cutAt = statuses.length;
-      await waitFor(() => statuses.length >= cutAt + 16, { timeoutMs: 60_000, maxIntervalMs: 5 });
-      await proxy.restore();
-      stop = true;
-      await Promise.all(load);
-      assert.ok(statuses.every((st) => st === 200 || st === 503), `${s.name}: ${statuses}`);
-      assert.ok(statuses.includes(503), `${s.name}: the cut was felt`);
-      for (const c of users) {
-        let data: { x?: number; y?: number } | undefined;
-        const read = async () => {
-          const r = await c.get("/get");
-          if (r.status === 200) data = r.json();
-          return data !== undefined;
-        };
-        await waitFor(read, { timeoutMs: 30_000, intervalMs: 100 }).catch(() => {});
-        assert.ok(data, `${s.name}: recovered`);
-        assert.equal(data.x, data.y, `${s.name}: half-written session ${JSON.stringify(data)}`);
-      }
-    }
-    await letTimePass(50);
-    assert.deepEqual(unhandled, []);
-  });
-
-  it("hang: requests fail after timeoutMs instead of hanging, then recover", async () => {
-    proxy.hang();
-    try {
-      const started = Date.now();
-      const replies = await Promise.all(subjects.map((s) => s.user.get("/get")));
-      replies.forEach((r, i) => assert.equal(r.status, 503, subjects[i].name));
-      assert.ok(Date.now() - started < 10_000, "bounded by timeoutMs, not the driver's own");
-    } finally {
-      proxy.resume();
-    }
-    for (const s of subjects) {
-      assert.deepEqual(JSON.parse((await eventuallyOk(s)).text), { user: "ann", more: 1 }, s.name);
-    }
-    await letTimePass(50);
-    assert.deepEqual(unhandled, []);
-  });
-
-  it("a Connection that lost its connection: a 503 that says to use a Pool, and no crash", async () => {
-    const own = await startProxy();
-    const target = mysqlTargets.find((t) => t.name === "mysql2/promise Connection")!;
-    const { store, close } = await target.open(table, { port: own.port, timeoutMs: 1500 });
-    try {
-      await store.initSessionsTable();
-      assert.equal(await store.get("absent", Date.now()), null);
-      await own.cut();
-      // The Connection emits "error" as its socket closes; without a
-      // listener that would end the process.
-      await letTimePass(100);
-      await own.restore();
-      await assert.rejects(store.get("absent", Date.now()), (e: unknown) => {
-        assert.ok(e instanceof SessionStoreError, String(e));
-        assert.match(e.message, /pass a Pool/);
-        return true;
-      });
-    } finally {
-      await store.close();
-      await close();
-      await own.close();
-    }
-    assert.deepEqual(unhandled, []);
-  });
+    const raw = rawPool();
+    return { dropTable: (table) => dropTables(raw, table), end: () => raw.end() };
+  },
+  startProxy,
+  pools: mysqlTargets.filter((t) => t.name.includes("Pool")).map((t) => ({
+    name: t.name,
+    open: (table, proxy) => t.open(table, { port: proxy.port, timeoutMs: 1500 }),
+  })),
+  lostConnection: {
+    title: "a Connection that lost its connection: a 503 that says to use a Pool, and no crash",
+    open: (table, proxy) => connection.open(table, { port: proxy.port, timeoutMs: 1500 }),
+    says: /pass a Pool/,
+  },
 });
