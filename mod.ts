@@ -23,6 +23,8 @@ export { MAX_USER_ID_LENGTH, type SessionInfo, type SessionLifetime } from "./sr
 export type { SessionMiddleware } from "./src/middleware.ts";
 export type { HeaderReader, HeaderWriter, OakContextLike } from "./src/oak_context_like.ts";
 export type { SessionOptions } from "./src/options.ts";
+export type { CsrfOptions, CsrfRefusalReason } from "./src/csrf.ts";
+export type { CookieRejection, SessionEvent, SessionEventListener } from "./src/events.ts";
 export type { ExpressSessionCookieOptions } from "./src/express_session_cookie.ts";
 export type { CookieGetOptions, CookieSetOptions } from "./src/cookie_options.ts";
 export {
@@ -36,6 +38,7 @@ export {
 export type {
   ClientStore,
   CookieJar,
+  CookieRejected,
   Increments,
   JsonFields,
   SealedSession,

@@ -41,7 +41,14 @@ export interface OakContextLike {
    */
   request: {
     readonly secure: boolean;
-    readonly url?: { readonly protocol: string };
+    /** The request's method (CSRF protection checks unsafe ones). */
+    readonly method?: string;
+    /** Its URL as Oak trusts it (behind a proxy with `app.proxy`): protocol, host, path. */
+    readonly url?: {
+      readonly protocol: string;
+      readonly host?: string;
+      readonly pathname?: string;
+    };
     readonly headers?: HeaderReader;
     readonly ip?: string;
     readonly originalRequest?: unknown;

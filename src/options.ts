@@ -14,7 +14,9 @@ import {
   type CookieGetOptions,
   type CookieSetOptions,
 } from "./cookie_options.ts";
+import { type CsrfOptions, resolveCsrf, type ResolvedCsrf } from "./csrf.ts";
 import { SessionConfigError } from "./errors.ts";
+import type { SessionEventListener } from "./events.ts";
 import { checkNearMisses, checkOptionKeys, keysOf } from "./option_keys.ts";
 
 /** Keys of `Session.initMiddleware(store, options)` and `new Session(store, options)`. */
@@ -30,6 +32,9 @@ export const SESSION_OPTION_KEYS: readonly string[] = keysOf<SessionOptions>({
   maxAbsoluteSeconds: true,
   recordDevice: true,
   expressSessionCookie: true,
+  csrf: true,
+  onEvent: true,
+  slowStoreCallMs: true,
   now: true,
 });
 
@@ -90,6 +95,26 @@ export interface SessionOptions {
    * and move to an ID of ours on that request. Off by default.
    */
   expressSessionCookie?: ExpressSessionCookieOptions;
+  /**
+   * Cross-site request forgery protection, on by default: a request of any
+   * method but GET, HEAD and OPTIONS that the browser marks as sent by
+   * another site (`Sec-Fetch-Site`) or, in older browsers, whose `Origin` is
+   * not the request's host (the one Oak trusts: `app.proxy`) is refused with
+   * status 403 before its session is loaded. Requests with neither header
+   * (curl, server-to-server calls) pass. Options: `trustedOrigins`,
+   * `exemptPaths`, `exemptMethods`, and `tokens` (`session.csrfToken()`, for
+   * browsers that send neither header); `false` turns it off.
+   */
+  csrf?: CsrfOptions | false;
+  /**
+   * Told of each event of a session's life (created, rotated, destroyed,
+   * revoked, expired, a rejected cookie, a refused cross-site request, a
+   * store call that failed or was slow); never a session's ID or data. See
+   * `SessionEvent`. Without a listener, nothing is timed or hashed for it.
+   */
+  onEvent?: SessionEventListener;
+  /** A store call this long or longer (ms) is reported as `slow-store-call`. Default 100. */
+  slowStoreCallMs?: number;
   /** The clock, in milliseconds since the epoch. For tests; default `Date.now`. */
   now?: () => number;
 }
@@ -111,6 +136,10 @@ export interface ResolvedOptions {
   recordIp: boolean;
   /** express-session's cookie, read for sessions carried over from it; `undefined`: not read. */
   expressCookie: ExpressSessionCookie | undefined;
+  /** CSRF protection; `undefined`: off. */
+  csrf: ResolvedCsrf | undefined;
+  onEvent: SessionEventListener | undefined;
+  slowStoreCallMs: number;
   now: () => number;
 }
 
@@ -191,6 +220,17 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
       })`,
     );
   }
+  if (options.onEvent !== undefined && typeof options.onEvent !== "function") {
+    throw new SessionConfigError(
+      "onEvent must be a function taking a SessionEvent ({ type, ... })",
+    );
+  }
+  const slow = options.slowStoreCallMs ?? 100;
+  if (typeof slow !== "number" || !Number.isFinite(slow) || slow < 0) {
+    throw new SessionConfigError(
+      `slowStoreCallMs must be a number of milliseconds (0 or more), got ${String(slow)}`,
+    );
+  }
   return {
     idleMs,
     absoluteMs,
@@ -204,6 +244,9 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
     recordUserAgent: device.userAgent === true,
     recordIp: device.ip === true,
     expressCookie: expressSessionCookie(options.expressSessionCookie),
+    csrf: resolveCsrf(options.csrf),
+    onEvent: options.onEvent,
+    slowStoreCallMs: slow,
     now: options.now ?? Date.now,
   };
 }

@@ -73,6 +73,10 @@ export interface RequestState {
   touchRequested: boolean;
   /** Whether the handler used the session at all (for `Vary: Cookie`). */
   touched: boolean;
+  /** The session holds a CSRF token's secret (`csrfToken()`): it is stored even without data. */
+  keepsCsrfSecret: boolean;
+  /** The ID the session had when loaded, once it moved to a new one or ended (for events). */
+  formerId: string | undefined;
 }
 
 /** @internal A fresh, empty, unstored session state (with `id`, or one drawn when first needed). */
@@ -94,6 +98,8 @@ export function freshState(now: number, id?: string): RequestState {
     metaChanged: false,
     touchRequested: false,
     touched: false,
+    keepsCsrfSecret: false,
+    formerId: undefined,
   };
 }
 
@@ -184,9 +190,11 @@ export function endSession(state: RequestState, now: number): void {
       break;
   }
   const { jar, sawCookie } = state;
+  const formerId = life.phase === "loaded" ? state.id : state.formerId;
   Object.assign(state, freshState(now));
   state.jar = jar;
   state.sawCookie = sawCookie;
+  state.formerId = formerId;
   state.life = ended;
   state.touched = true;
 }
@@ -197,8 +205,10 @@ export function endSession(state: RequestState, now: number): void {
  */
 export function moveSession(state: RequestState): void {
   const life = state.life;
-  if (life.phase === "loaded") state.life = { phase: "renewed", from: life.key };
-  else if (life.phase === "superseded") state.life = { phase: "superseded", key: undefined };
+  if (life.phase === "loaded") {
+    state.life = { phase: "renewed", from: life.key };
+    state.formerId = state.id;
+  } else if (life.phase === "superseded") state.life = { phase: "superseded", key: undefined };
   // fresh, dead, renewed, ended: nothing is stored under the current ID to move.
   state.id = newSessionId();
 }

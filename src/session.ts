@@ -21,6 +21,7 @@ import {
   type RequestState,
 } from "./request_state.ts";
 import { SessionEngine } from "./engine/engine.ts";
+import { csrfToken, renewCsrfSecret } from "./csrf_token.ts";
 import { type OakContextLike, type SessionMiddleware, sessionMiddleware } from "./middleware.ts";
 import {
   bindUser,
@@ -290,6 +291,8 @@ export class Session<T extends SessionShape = SessionShape> {
     // A stored session gets a new ID (once: after that it is no longer the stored one).
     if (isStored(s)) moveSession(s);
     bindUser(s, user, (linkOf(this) as Link).engine.now());
+    // Tokens handed out before the login open nothing after it.
+    renewCsrfSecret(s);
   }
 
   /**
@@ -413,10 +416,26 @@ export class Session<T extends SessionShape = SessionShape> {
   /**
    * Give the session a new ID, keeping its data; the old ID is destroyed in the
    * store at commit. Call it when privileges change (login), against fixation.
+   * The session's CSRF tokens change with it.
    */
   regenerate(): Promise<void> {
-    moveSession(req(this));
+    const s = req(this);
+    moveSession(s);
+    renewCsrfSecret(s);
     return Promise.resolve();
+  }
+
+  /**
+   * A token against cross-site request forgery, for browsers that send
+   * neither `Sec-Fetch-Site` nor `Origin` (the middleware's `csrf: { tokens:
+   * true }`): put it in a form's `_csrf` field or a request's `x-csrf-token`
+   * header. Each call gives another string (masked, so a compressed page
+   * never repeats it); all of them open this session only, and none after
+   * it ends or logs in (`destroy()`, `regenerate()`, `setUser`). The first
+   * call stores the session, even with no data.
+   */
+  csrfToken(): string {
+    return csrfToken(req(this));
   }
 
   /** End the session: its data is gone, in the store and in this request. Same as `deleteSession()`. */

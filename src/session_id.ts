@@ -11,6 +11,7 @@
 import { encodeBase64Url } from "./base64url.ts";
 import { defaultCryptoBackend } from "./crypto_backend.ts";
 import { randomBytes } from "./random_bytes.ts";
+import { sha256Base64Url } from "./sha256.ts";
 
 // The IDs we issue (43 characters), and the original oak_sessions' nanoid(21)
 // IDs, so that its users' cookies keep working after an upgrade (126 random
@@ -50,4 +51,13 @@ export function isSessionId(value: unknown): value is string {
  */
 export function sessionKey(id: string): string | Promise<string> {
   return defaultCryptoBackend.sha256Base64Url(id);
+}
+
+/**
+ * The fingerprint of the session stored under `key`: what `listSessions` and
+ * the lifecycle events show of a session, from which neither its ID nor its
+ * key can be recovered.
+ */
+export function fingerprintOf(key: string): string {
+  return sha256Base64Url(`fingerprint:${key}`).slice(0, 16);
 }

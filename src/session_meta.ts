@@ -1,7 +1,7 @@
 /**
  * A session's own settings, kept with it as JSON text (`SessionRecord.meta`):
- * its lifetime (`setLifetime`) and the device it was bound on (`setUser`,
- * when the app records devices). Stores keep the text and never read it.
+ * its lifetime (`setLifetime`), the device it was bound on (`setUser`,
+ * when the app records devices), and the secret of its CSRF tokens. Stores keep the text and never read it.
  *
  * @module
  */
@@ -18,6 +18,8 @@ export interface SessionMeta {
   userAgent?: string;
   /** The IP address the session was bound from. */
   ip?: string;
+  /** The secret of the session's CSRF tokens (`csrfToken()`), base64url. */
+  csrfSecret?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ const STORED_KEYS: { readonly [K in keyof Required<SessionMeta>]: string } = {
   persistent: "p",
   userAgent: "ua",
   ip: "ip",
+  csrfSecret: "x",
 };
 
 const EMPTY: SessionMeta = Object.freeze({});
@@ -68,6 +71,8 @@ export function parseMeta(meta: string | undefined): SessionMeta {
   if (userAgent !== undefined) out.userAgent = userAgent;
   const ip = text(v[STORED_KEYS.ip]);
   if (ip !== undefined) out.ip = ip;
+  const csrfSecret = text(v[STORED_KEYS.csrfSecret]);
+  if (csrfSecret !== undefined) out.csrfSecret = csrfSecret;
   return out;
 }
 

@@ -201,6 +201,16 @@ export interface SealedSession extends SessionRecord {
  * store). The middleware calls it instead of a server store; it decides by
  * `kind`, not by class.
  */
+/**
+ * Told by a client-side store's `read` why the request's cookie opened no
+ * session (for the middleware's lifecycle events): `"expired"` with the
+ * session it held, or `"malformed"`, `"tampered"` or `"unknown-key"`.
+ */
+export type CookieRejected = (
+  reason: "malformed" | "tampered" | "unknown-key" | "expired",
+  expired?: SealedSession,
+) => void;
+
 export interface ClientStore {
   /** `"client"`: the middleware hands the cookies to this store instead of keeping an ID. */
   readonly kind: "client";
@@ -214,10 +224,12 @@ export interface ClientStore {
    * sound cookie of a session revoked since (`revokeUser`); the request starts
    * empty, and the cookie is not cleared, since the browser may hold a newer
    * one by now (the session that "log out other devices" kept, re-sealed).
+   * `rejected`, when given, is told why a cookie that is there opened nothing.
    */
   read(
     cookies: CookieJar,
     now: number,
+    rejected?: CookieRejected,
   ): Promise<{ session: SealedSession; stale: boolean } | { revoked: true } | null>;
   /**
    * Seal `session` into the response's cookies. Throws `SessionTooLargeError`

@@ -13,7 +13,7 @@ import { asStoreError } from "./engine/store_kind.ts";
 import type { OakContextLike } from "./oak_context_like.ts";
 import { endSession, keysOf, ownRecord, type RequestState } from "./request_state.ts";
 import { metaText, parseMeta, type SessionMeta } from "./session_meta.ts";
-import { sha256Base64Url } from "./sha256.ts";
+import { fingerprintOf } from "./session_id.ts";
 
 /** The longest user ID `setUser` takes, in characters. */
 export const MAX_USER_ID_LENGTH = 256;
@@ -71,11 +71,6 @@ export function checkUserId(userId: unknown, method: string): string {
     );
   }
   return userId;
-}
-
-/** The fingerprint of the session stored under `key`. */
-export function fingerprintOf(key: string): string {
-  return sha256Base64Url(`fingerprint:${key}`).slice(0, 16);
 }
 
 /** Bind the request's session to `userId` (`setUser`). */
@@ -210,6 +205,7 @@ export async function revokeSessions(
   if (current !== undefined && current !== revoked.kept && current.record.userId === user) {
     endSession(current, now);
   }
+  engine.emit?.({ type: "revoked", count: revoked.removed });
   return revoked.removed;
 }
 
@@ -235,6 +231,7 @@ export async function revokeSession(
       if (fingerprintOf(key) !== fingerprint) continue;
       await store.delete(key);
       if (current !== undefined && keysOf(current).includes(key)) endSession(current, now);
+      engine.emit?.({ type: "revoked", count: 1 });
       return true;
     }
   } catch (error) {

@@ -32,6 +32,7 @@ import type {
   WriteResult,
 } from "../src/store.ts";
 import { CookieClient, type Reply } from "./kit/http_client.ts";
+import { lifecycleConformance } from "./conformance_lifecycle.ts";
 import { type RunningServer, serve } from "./kit/oak_server.ts";
 
 /** A store under test. */
@@ -360,6 +361,8 @@ export function conformance(target: ConformanceTarget): void {
 
     const client = () => new CookieClient(server.url);
     const isClient = () => store.kind === "client";
+
+    lifecycleConformance(() => store);
     /** The name of the (first) cookie the session lives in. */
     const cookieName = () => store.kind === "client" ? store.cookieName : "session";
     /** A client holding a stored session with `data`. */

@@ -16,10 +16,12 @@ import {
   ownRecord,
   type RequestState,
 } from "../request_state.ts";
-import type { ClientStore, CookieJar } from "../store.ts";
+import { sessionKey } from "../session_id.ts";
+import type { ClientStore, CookieJar, CookieRejected, SealedSession } from "../store.ts";
 import type { SessionOutcome } from "./outcome.ts";
 import {
   asStoreError,
+  type Dropped,
   type IndexedStore,
   type KindHost,
   type Loaded,
@@ -32,6 +34,26 @@ import {
  * written again with a later end: see {@link revocationUntil}.
  */
 export const REVOCATION_MARGIN_MS = 60_000;
+
+type CookieRejectedReason = Parameters<CookieRejected>[0];
+
+const REVOKED: Dropped = Object.freeze({ reason: "revoked" });
+
+/**
+ * Why a cookie opened no session: the session it held expired (found by the
+ * store's own expiry, or by the app's timeouts as they are now), or the store's
+ * reason; a store that gives none is taken as having found it malformed.
+ */
+async function droppedOf(
+  expired: SealedSession | undefined,
+  reason: CookieRejectedReason | undefined,
+): Promise<Dropped> {
+  if (expired !== undefined) {
+    const { id, ...record } = expired;
+    return { reason: "expired", record, key: await sessionKey(id) };
+  }
+  return { reason: reason === undefined || reason === "expired" ? "malformed" : reason };
+}
 
 /** @internal A client-side store's kind. */
 export class ClientKind implements StoreKind {
@@ -46,28 +68,39 @@ export class ClientKind implements StoreKind {
   async load(ctx: OakContextLike, now: number): Promise<Loaded> {
     const store = this.#store;
     const jar = this.#requestCookies(ctx);
+    // Why a cookie opened nothing is asked only for a listener of events.
+    let rejected: { reason: CookieRejectedReason; expired?: SealedSession } | undefined;
+    const told = this.#host.emit === undefined
+      ? undefined
+      : (reason: CookieRejectedReason, expired?: SealedSession) => {
+        rejected = { reason, expired };
+      };
     let found;
     try {
-      found = await store.read(jar, now);
+      found = await store.read(jar, now, told);
     } catch (error) {
       throw asStoreError(error, "reading the session cookie");
     }
     let state: RequestState | undefined;
+    let dropped: Dropped | undefined;
     if (found !== null && "revoked" in found) {
       // Revoked since it was sealed: start empty, and leave the browser's
       // cookie alone (it may hold a newer one by now, which a late clear
       // would log out).
       state = freshState(now);
+      dropped = REVOKED;
     } else if (found && this.#host.alive(found.session, now)) {
       const { id, ...record } = found.session;
       state = loadedState(id, record, undefined);
       // Sealed with an older key: re-seal with the newest on this request.
       if (found.stale) state.flashChanged = true;
+    } else if (told !== undefined) {
+      dropped = await droppedOf(found?.session ?? rejected?.expired, rejected?.reason);
     }
     // A cookie that did not open (tampered, expired, an old key) is cleared.
     const sawCookie = found !== null ||
       await jar.get(store.cookieName, { signed: false }) !== undefined;
-    return { state, sawCookie, jar };
+    return { state, sawCookie, jar, dropped: sawCookie ? dropped : undefined };
   }
 
   /**
@@ -80,7 +113,12 @@ export class ClientKind implements StoreKind {
     return new RequestCookies(ctx.cookies, header, ctx.app?.keys !== undefined);
   }
 
-  async write(ctx: OakContextLike, s: RequestState, outcome: SessionOutcome): Promise<void> {
+  async write(ctx: OakContextLike, s: RequestState, outcome: SessionOutcome): Promise<boolean> {
+    await this.#write(ctx, s, outcome);
+    return outcome.action !== "none";
+  }
+
+  async #write(ctx: OakContextLike, s: RequestState, outcome: SessionOutcome): Promise<void> {
     const store = this.#store;
     const host = this.#host;
     const jar = s.jar ?? ctx.cookies;
@@ -113,17 +151,18 @@ export class ClientKind implements StoreKind {
     }
   }
 
-  async endByCookie(ctx: OakContextLike): Promise<void> {
+  async endByCookie(ctx: OakContextLike): Promise<undefined> {
     try {
       await this.#store.clear(ctx.cookies, this.#host.cookieOptions(ctx, undefined, undefined));
     } catch (error) {
       throw asStoreError(error, "deleting a session");
     }
+    return undefined;
   }
 
   /** The cookie store cannot end a session by its ID: it is in a browser's cookie. */
-  endById(): Promise<void> {
-    return Promise.resolve();
+  endById(): Promise<undefined> {
+    return Promise.resolve(undefined);
   }
 
   userIndex(method: string): IndexedStore {

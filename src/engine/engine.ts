@@ -8,6 +8,7 @@
  */
 import { cookieOptionsFor } from "../cookie_options.ts";
 import { SessionConfigError } from "../errors.ts";
+import { type Emit, emitterOf, fingerprintOfId, observedStore } from "../events.ts";
 import { isIpAddress } from "../ip_address.ts";
 import type { HeaderWriter, OakContextLike } from "../oak_context_like.ts";
 import { sendEverySetCookie } from "../oak_set_cookie.ts";
@@ -16,17 +17,18 @@ import {
   deadCookieState,
   endSession,
   freshState,
+  idOf,
   moveSession,
   ownRecord,
   type RequestState,
 } from "../request_state.ts";
 import { metaText, parseMeta } from "../session_meta.ts";
-import { isOriginalSessionId } from "../session_id.ts";
+import { fingerprintOf, isOriginalSessionId } from "../session_id.ts";
 import type { SessionRecord, SessionStore } from "../store.ts";
 import { ClientKind } from "./client_kind.ts";
 import { decideOutcome, type Lifetime, type SessionOutcome } from "./outcome.ts";
 import { ServerKind } from "./server_kind.ts";
-import { asStoreError, type KindHost, type StoreKind } from "./store_kind.ts";
+import { asStoreError, type Dropped, type KindHost, type StoreKind } from "./store_kind.ts";
 
 /** `store`, checked: a store object of either kind, or a `SessionConfigError`. */
 function checkStore(store: unknown): SessionStore {
@@ -73,6 +75,8 @@ export class SessionEngine implements KindHost {
   readonly options: ResolvedOptions;
   /** The request state behind `value`, if it is a request's session of ours. */
   readonly stateOf: (value: unknown) => RequestState | undefined;
+  /** Reports an event to the app's `onEvent`; `undefined` when nobody listens. */
+  readonly emit: Emit | undefined;
   // The lifetime of a session without one of its own, made once.
   readonly #appLifetime: Lifetime;
 
@@ -81,9 +85,15 @@ export class SessionEngine implements KindHost {
     options: SessionOptions | undefined,
     stateOf: (value: unknown) => RequestState | undefined,
   ) {
-    const checked = checkStore(store);
+    let checked = checkStore(store);
     this.options = resolveOptions(options);
     this.stateOf = stateOf;
+    const listener = this.options.onEvent;
+    this.emit = listener === undefined ? undefined : emitterOf(listener);
+    // Store calls are timed only for a listener: without one, nothing is added.
+    if (this.emit !== undefined) {
+      checked = observedStore(checked, this.emit, this.options.slowStoreCallMs);
+    }
     this.#appLifetime = Object.freeze({
       idleMs: this.options.idleMs,
       absoluteMs: this.options.absoluteMs,
@@ -129,7 +139,8 @@ export class SessionEngine implements KindHost {
   /** Step 1 and 2 of a request: read the cookie, load the record, reject what is dead. */
   async load(ctx: OakContextLike): Promise<RequestState> {
     const now = this.now();
-    const { state, sawCookie, jar } = await this.kind.load(ctx, now);
+    const { state, sawCookie, jar, dropped } = await this.kind.load(ctx, now);
+    if (dropped !== undefined && this.emit !== undefined) this.#reportDropped(dropped, now);
     const s = state ?? (sawCookie ? deadCookieState(now) : freshState(now));
     s.sawCookie = sawCookie;
     s.jar = jar;
@@ -175,10 +186,54 @@ export class SessionEngine implements KindHost {
     outcome: SessionOutcome,
     now: number,
   ): Promise<void> {
+    let done: boolean;
     try {
-      await this.kind.write(ctx, s, outcome, now);
+      done = await this.kind.write(ctx, s, outcome, now);
     } catch (error) {
       throw asStoreError(error, "saving a session");
+    }
+    if (done && this.emit !== undefined) await this.#reportCommit(this.emit, s, outcome);
+  }
+
+  /** What a request's cookie led to when it opened no session: expired, or rejected and why. */
+  #reportDropped(dropped: Dropped, now: number): void {
+    const emit = this.emit as Emit;
+    if (dropped.reason !== "expired") {
+      emit({ type: "cookie-rejected", reason: dropped.reason });
+      return;
+    }
+    const record = dropped.record;
+    const { absoluteMs } = this.lifetimeOf(record);
+    emit({
+      type: "expired",
+      reason: record.createdAt + absoluteMs <= now ? "absolute" : "idle",
+      fingerprint: fingerprintOf(dropped.key),
+    });
+  }
+
+  /** What a commit did to the session's life: created, rotated, destroyed. */
+  async #reportCommit(emit: Emit, s: RequestState, outcome: SessionOutcome): Promise<void> {
+    const former = s.formerId;
+    switch (outcome.action) {
+      case "create":
+      case "rotate": {
+        const fingerprint = await fingerprintOfId(idOf(s));
+        if (s.life.phase === "renewed" && former !== undefined) {
+          emit({ type: "rotated", fingerprint, previous: await fingerprintOfId(former) });
+          return;
+        }
+        // The request ended its session, then stored new data: a new session.
+        if (former !== undefined) {
+          emit({ type: "destroyed", fingerprint: await fingerprintOfId(former) });
+        }
+        emit({ type: "created", fingerprint });
+        return;
+      }
+      case "retire":
+        if (former !== undefined) {
+          emit({ type: "destroyed", fingerprint: await fingerprintOfId(former) });
+        }
+        return;
     }
   }
 
@@ -242,7 +297,11 @@ export class SessionEngine implements KindHost {
       const current = this.stateOf(resolved.state?.session);
       // Inside a session middleware: end it at commit, like destroy().
       if (current !== undefined) return endSession(current, this.now());
-      return await this.kind.endByCookie(resolved);
+      const ended = await this.kind.endByCookie(resolved);
+      if (ended !== undefined) {
+        this.emit?.({ type: "destroyed", fingerprint: fingerprintOf(ended) });
+      }
+      return;
     }
     if (resolved === undefined) return;
     if (typeof resolved !== "string") {
@@ -250,6 +309,7 @@ export class SessionEngine implements KindHost {
         "deleteSession takes an Oak context, a session ID string, or a promise of one",
       );
     }
-    await this.kind.endById(resolved);
+    const ended = await this.kind.endById(resolved);
+    if (ended !== undefined) this.emit?.({ type: "destroyed", fingerprint: fingerprintOf(ended) });
   }
 }

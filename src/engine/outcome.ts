@@ -54,7 +54,11 @@ export function decideOutcome(
   const life = s.life;
   if (life.phase !== "loaded") {
     // A session bound to a user is stored even with no data: it is a login.
-    if (hasFields(s.record.data) || hasFields(s.flashOut) || s.record.userId !== undefined) {
+    // So is one that handed out a CSRF token: the token must open it.
+    if (
+      hasFields(s.record.data) || hasFields(s.flashOut) || s.record.userId !== undefined ||
+      s.keepsCsrfSecret
+    ) {
       if (life.phase === "renewed" && life.from !== undefined) {
         return { action: "rotate", fromKey: life.from, change: changeOf(s, expiresAt, now) };
       }

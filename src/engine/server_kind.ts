@@ -15,6 +15,7 @@ import type { ServerStore } from "../store.ts";
 import { changesData, movedError, type SessionOutcome } from "./outcome.ts";
 import {
   asStoreError,
+  type Dropped,
   type IndexedStore,
   type KindHost,
   type Loaded,
@@ -25,6 +26,10 @@ import {
 function keyOf(id: string): string | Promise<string> {
   return sessionKey(id);
 }
+
+const MALFORMED: Dropped = Object.freeze({ reason: "malformed" });
+const UNKNOWN: Dropped = Object.freeze({ reason: "unknown" });
+const MOVED: Dropped = Object.freeze({ reason: "moved" });
 
 /** @internal A server-side store's kind. */
 export class ServerKind implements StoreKind {
@@ -49,7 +54,9 @@ export class ServerKind implements StoreKind {
       return this.#loadExpressSession(ctx, options.expressCookie, now);
     }
     const sawCookie = id !== undefined;
-    if (!isSessionId(id)) return { state: undefined, sawCookie };
+    if (!isSessionId(id)) {
+      return { state: undefined, sawCookie, dropped: sawCookie ? MALFORMED : undefined };
+    }
     let key = keyOf(id);
     if (typeof key !== "string") key = await key;
     let record;
@@ -60,9 +67,18 @@ export class ServerKind implements StoreKind {
     }
     if (record !== null && record.movedAt !== undefined) {
       // Moved to a new ID by another request: open nothing, leave the new cookie alone.
-      return { state: supersededState(now, key), sawCookie };
+      return { state: supersededState(now, key), sawCookie, dropped: MOVED };
     }
-    if (record === null || !this.#host.alive(record, now)) return { state: undefined, sawCookie };
+    if (record === null) {
+      return {
+        state: undefined,
+        sawCookie,
+        dropped: this.#host.emit === undefined ? UNKNOWN : await this.#whyMissing(key),
+      };
+    }
+    if (!this.#host.alive(record, now)) {
+      return { state: undefined, sawCookie, dropped: { reason: "expired", record, key } };
+    }
     return { state: loadedState(id, record, key), sawCookie };
   }
 
@@ -99,6 +115,25 @@ export class ServerKind implements StoreKind {
   }
 
   /**
+   * For a listener of events only: whether a session the store did not give
+   * out at `now` had expired (it is still there as of time 0: a store's `get`
+   * leaves out only what expired before the time it is given), or is unknown.
+   * A store that drops what expired by itself (Redis, Deno KV) has it only
+   * until then. A failure here fails nothing: the session is reported unknown.
+   */
+  async #whyMissing(key: string): Promise<Dropped> {
+    try {
+      const record = await this.#store.get(key, 0);
+      if (record !== null && record.movedAt === undefined) {
+        return { reason: "expired", record, key };
+      }
+    } catch {
+      // Reported as unknown.
+    }
+    return UNKNOWN;
+  }
+
+  /**
    * The ID cookie's value read straight from the request's `Cookie` header,
    * as Oak's cookie jar reads an unsigned cookie (the first match), without
    * its promise. `null` when the jar must do it: a signed cookie (the app has
@@ -118,18 +153,18 @@ export class ServerKind implements StoreKind {
     s: RequestState,
     outcome: SessionOutcome,
     now: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const store = this.#store;
     switch (outcome.action) {
       case "none":
-        return;
+        return false;
       case "create": {
         const id = idOf(s);
         await store.create(await keyOf(id), outcome.record, now);
         // Created first, retired after: a failure in between loses nothing.
         if (outcome.replaces !== undefined) await store.delete(outcome.replaces);
         await this.#setCookie(ctx, s, id, outcome.record.expiresAt);
-        return;
+        return true;
       }
       case "rotate": {
         const id = idOf(s);
@@ -139,7 +174,7 @@ export class ServerKind implements StoreKind {
         else if (moved === "moved") throw movedError("moved");
         // Otherwise the session ended meanwhile (a logout, an expiry wins): write
         // nothing, and leave the cookie to the response that ended it.
-        return;
+        return moved === true;
       }
       case "update": {
         const key = outcome.key ?? await keyOf(idOf(s));
@@ -156,15 +191,15 @@ export class ServerKind implements StoreKind {
         // Not applied and nothing to tell: the session ended (a logout wins) or
         // moved while this request only refreshed it. Write nothing, and leave
         // the cookie to the response that ended or moved it.
-        return;
+        return applied === true;
       }
       case "retire":
         if (outcome.key !== undefined) await store.delete(outcome.key);
         await this.#clearCookie(ctx);
-        return;
+        return true;
       case "forget":
         await this.#clearCookie(ctx);
-        return;
+        return true;
     }
   }
 
@@ -188,24 +223,28 @@ export class ServerKind implements StoreKind {
     );
   }
 
-  async endByCookie(ctx: OakContextLike): Promise<void> {
+  async endByCookie(ctx: OakContextLike): Promise<string | undefined> {
     const { cookieName, cookieGetOptions } = this.#host.options;
+    let key: string | undefined;
     try {
       const old = await ctx.cookies.get(cookieName, cookieGetOptions);
-      if (isSessionId(old)) await this.#store.delete(await keyOf(old));
+      if (isSessionId(old)) await this.#store.delete(key = await keyOf(old));
     } catch (error) {
       throw asStoreError(error, "deleting a session");
     }
     await this.#clearCookie(ctx);
+    return key;
   }
 
-  async endById(id: string): Promise<void> {
-    if (!isSessionId(id)) return;
+  async endById(id: string): Promise<string | undefined> {
+    if (!isSessionId(id)) return undefined;
+    const key = await keyOf(id);
     try {
-      await this.#store.delete(await keyOf(id));
+      await this.#store.delete(key);
     } catch (error) {
       throw asStoreError(error, "deleting a session");
     }
+    return key;
   }
 
   userIndex(method: string): IndexedStore {

@@ -13,6 +13,7 @@ import { sha256Base64Url } from "../sha256.ts";
 import {
   type ClientStore,
   type CookieJar,
+  type CookieRejected,
   emptyFields,
   type SealedSession,
   type ServerStore,
@@ -118,6 +119,11 @@ const SERVER_STORE_METHODS = ["get", "create", "update", "rotate", "delete"] as 
 
 /** `read`'s answer for a sound cookie of a session revoked since it was sealed. */
 const REVOKED: { revoked: true } = Object.freeze({ revoked: true as const });
+
+function malformed(rejected: CookieRejected | undefined): null {
+  rejected?.("malformed");
+  return null;
+}
 
 function checkRevocations(store: unknown): ServerStore | undefined {
   if (store === undefined) return undefined;
@@ -284,6 +290,7 @@ export class CookieStore implements ClientStore {
   async read(
     cookies: CookieJar,
     now: number,
+    rejected?: CookieRejected,
   ): Promise<{ session: SealedSession; stale: boolean } | { revoked: true } | null> {
     // Looks as far as any store could have written, so a stray chunk past a
     // gap or past maxCookies is seen (and refused) rather than ignored.
@@ -291,12 +298,13 @@ export class CookieStore implements ClientStore {
     // Every chunk but the last is exactly full, and the last is not empty: any
     // other shape is not something this store wrote.
     const n = chunks.length;
-    if (n === 0 || n > this.maxCookies || chunks.includes(undefined)) return null;
+    if (n === 0) return null;
+    if (n > this.maxCookies || chunks.includes(undefined)) return malformed(rejected);
     const parts = chunks as string[];
     for (let i = 0; i < n; i++) {
       const len = parts[i].length;
       if (i < n - 1 ? len !== COOKIE_CHUNK_LENGTH : len < 1 || len > COOKIE_CHUNK_LENGTH) {
-        return null;
+        return malformed(rejected);
       }
     }
     // Ready at once with node:crypto: awaited only when it is a promise.
@@ -304,11 +312,14 @@ export class CookieStore implements ClientStore {
     const outcome = pending instanceof Promise ? await pending : pending;
     // Every failure (malformed, unknown key, tampered, expired) reads as no
     // session; the reason is for reporting, never for the answer.
-    if (!outcome.ok) return null;
+    if (!outcome.ok) {
+      rejected?.(outcome.reason, outcome.expired);
+      return null;
+    }
     const opened = outcome.unsealed;
     // Only this store seals, so the ID has our shape; checked anyway, as the
     // middleware trusts it as a session ID.
-    if (!isSessionId(opened.session.id)) return null;
+    if (!isSessionId(opened.session.id)) return malformed(rejected);
     // Only a session bound to a user, with revocations kept, costs a lookup.
     if (this.#revocations === undefined || opened.session.userId === undefined) return opened;
     return await this.#revoked(opened.session, now) ? REVOKED : opened;

@@ -334,7 +334,7 @@ export type UnsealFailure =
 /** What opening a sealed value came to: the session, or why not. */
 export type UnsealOutcome =
   | { ok: true; unsealed: Unsealed }
-  | { ok: false; reason: UnsealFailure };
+  | { ok: false; reason: UnsealFailure; expired?: SealedSession };
 
 const failed = (reason: UnsealFailure): UnsealOutcome => ({ ok: false, reason });
 
@@ -420,7 +420,8 @@ function openPlaintext(
 function openJson(json: Uint8Array, key: SealKey, now: number): UnsealOutcome {
   const session = parseRecord(decoder.decode(json));
   if (!session) return failed("malformed");
-  if (session.expiresAt <= now) return failed("expired");
+  // The expired session goes with the reason, to tell which of its limits passed.
+  if (session.expiresAt <= now) return { ok: false, reason: "expired", expired: session };
   return { ok: true, unsealed: { session, stale: key.index !== 0 } };
 }
 

@@ -133,10 +133,9 @@ export class MemoryStore implements ServerStore {
     if (now - this.#lastSweep >= this.#sweepMs) this.cleanup(now);
     const record = this.#sessions.get(key);
     if (record === undefined) return undefined;
-    if (record.expiresAt <= now) {
-      this.#drop(key);
-      return undefined;
-    }
+    // Expired: left to the sweep, so the middleware can still tell an expired
+    // session from an unknown one (get(key, 0)) for its events.
+    if (record.expiresAt <= now) return undefined;
     if (this.#maxSessions !== Infinity) {
       // Re-inserted: now the most recently used (only a bounded store evicts).
       this.#sessions.delete(key);
