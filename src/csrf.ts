@@ -250,12 +250,14 @@ export async function requestToken(
 ): Promise<string | undefined> {
   const header = ctx.request.headers?.get(names.header);
   if (header !== null && header !== undefined) return header;
-  const type = ctx.request.headers?.get("content-type")?.toLowerCase() ?? "";
-  const urlencoded = type.startsWith("application/x-www-form-urlencoded");
-  if (!urlencoded && !type.startsWith("multipart/form-data")) return undefined;
+  // Lower case to tell the type only: a multipart boundary is case-sensitive.
+  const type = ctx.request.headers?.get("content-type") ?? "";
+  const lower = type.toLowerCase();
+  const urlencoded = lower.startsWith("application/x-www-form-urlencoded");
+  if (!urlencoded && !lower.startsWith("multipart/form-data")) return undefined;
   const length = Number(ctx.request.headers?.get("content-length") ?? 0);
   if (!(length <= MAX_FORM_BYTES)) return undefined;
-  const bytes = await readBodyKeepingIt(ctx);
+  const bytes = await readBodyKeepingIt(ctx, urlencoded);
   if (bytes === undefined) return undefined;
   try {
     const value = urlencoded
@@ -275,16 +277,20 @@ type AnyBody = any;
 /**
  * The request body's bytes, read so the handler can still read it: Oak 13
  * and later read a body once, so its `Body` is replaced by one of the same
- * class over the bytes read; Oak 12 keeps what it read (`body({ type })`).
- * `undefined` when the body cannot be read this way (it is left unread).
+ * class over the bytes read; Oak 12 keeps what it read (`body({ type })`) of
+ * a URL-encoded form. `undefined` when the body cannot be read this way (it
+ * is left unread, and the token must come in the header).
  */
 async function readBodyKeepingIt(
   ctx: OakContextLike,
+  urlencoded: boolean,
 ): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const request = ctx.request as AnyBody;
   const body = request.body;
   if (typeof body === "function") {
-    // Oak 12: the bytes are kept for the handler's body({ type: "form" }).
+    // Oak 12 keeps the bytes it read for the handler's body({ type: "form" }),
+    // but reads multipart forms from the stream: there, only the header counts.
+    if (!urlencoded) return undefined;
     const read = body.call(request, { type: "bytes" });
     return read?.value instanceof Promise ? new Uint8Array(await read.value) : undefined;
   }
