@@ -197,11 +197,6 @@ export interface SealedSession extends SessionRecord {
 }
 
 /**
- * A store that keeps the whole session in the client's cookies (the cookie
- * store). The middleware calls it instead of a server store; it decides by
- * `kind`, not by class.
- */
-/**
  * Told by a client-side store's `read` why the request's cookie opened no
  * session (for the middleware's lifecycle events): `"expired"` with the
  * session it held, or `"malformed"`, `"tampered"` or `"unknown-key"`.
@@ -211,6 +206,11 @@ export type CookieRejected = (
   expired?: SealedSession,
 ) => void;
 
+/**
+ * A store that keeps the whole session in the client's cookies (the cookie
+ * store). The middleware calls it instead of a server store; it decides by
+ * `kind`, not by class.
+ */
 export interface ClientStore {
   /** `"client"`: the middleware hands the cookies to this store instead of keeping an ID. */
   readonly kind: "client";
