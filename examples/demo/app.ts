@@ -3,8 +3,10 @@
  * the session ID and binds it to the user (with "remember me"), a cart whose
  * items are separate session keys, a panel showing the session, and one
  * listing the user's sessions on every device, each of which can be logged
- * out. Runtime-neutral: `main.ts` opens the store and listens; tests build
- * the app in-process on a free port.
+ * out. The middleware refuses a POST another site's page sends, and the
+ * forms of a session that holds something carry its CSRF token.
+ * Runtime-neutral: `main.ts` opens the store and listens; tests build the
+ * app in-process on a free port.
  *
  * @module
  */
@@ -108,6 +110,9 @@ export function buildDemoApp(
     maxIdleSeconds: Math.max(idleSeconds, REMEMBER_ME_SECONDS),
     // "Your sessions" names each device by the browser it was logged in from (not its IP).
     recordDevice: { userAgent: true },
+    // A POST another site's page sends is refused (Sec-Fetch-Site, else Origin): the
+    // default. Tokens too: a POST with neither header must carry the one the forms hold.
+    csrf: { tokens: true },
   }));
 
   const router = new Router<DemoState>();
@@ -321,6 +326,9 @@ async function pageView(
     idleSeconds: app.idleSeconds,
     expiresAt: session.expiresAt,
     data,
+    // A token's secret is kept with the session, so handing one out stores the session:
+    // only once it holds something anyway, so a visitor who only looks gets no cookie.
+    csrfToken: stored ? session.csrfToken() : undefined,
   };
 }
 

@@ -44,6 +44,11 @@ export interface PageView {
   data: Record<string, unknown>;
   /** The page counter's text, on `/session`. */
   headline?: string;
+  /**
+   * A CSRF token of the session (`session.csrfToken()`), put into every form
+   * the page has; undefined while the session holds nothing (see `pageView`).
+   */
+  csrfToken?: string;
 }
 
 /**
@@ -64,6 +69,13 @@ const ESCAPES: Record<string, string> = {
   '"': "&quot;",
   "'": "&#39;",
 };
+
+/** The hidden field that carries the CSRF token in a form (`_csrf`, the middleware's default). */
+function csrfField(token: string | undefined): string {
+  return token === undefined
+    ? ""
+    : `<input type="hidden" name="_csrf" value="${escapeHtml(token)}">`;
+}
 
 function minutes(seconds: number): string {
   if (seconds % 60 !== 0) return `${seconds} seconds`;
@@ -125,13 +137,17 @@ function loginSection(view: PageView): string {
     return `<section id="account">
   <h2>Logged in</h2>
   <p>You are <strong id="user">${escapeHtml(view.user)}</strong>.</p>
-  <form method="post" action="/logout"><button type="submit" class="plain">Log out</button></form>
+  <form method="post" action="/logout">
+    ${csrfField(view.csrfToken)}
+    <button type="submit" class="plain">Log out</button>
+  </form>
   <p class="hint">Logging out deletes the session in the store and clears its cookie.</p>
 </section>`;
   }
   return `<section id="account">
   <h2>Log in</h2>
   <form method="post" action="/login">
+    ${csrfField(view.csrfToken)}
     <label for="login-user">User</label>
     <input id="login-user" name="user" type="text" autocomplete="username">
     <label for="login-password">Password</label>
@@ -149,7 +165,7 @@ function loginSection(view: PageView): string {
 </section>`;
 }
 
-function deviceItem(info: SessionInfo): string {
+function deviceItem(info: SessionInfo, csrfToken: string | undefined): string {
   const agent = info.userAgent === undefined
     ? `<span class="device-agent hint">browser not recorded</span>`
     : `<span class="device-agent">${escapeHtml(info.userAgent)}</span>`;
@@ -159,6 +175,7 @@ function deviceItem(info: SessionInfo): string {
     : `<span class="device-kind">browser session</span>`;
   // The fingerprint names the session for revokeSession; it is not its ID.
   const action = info.current ? "" : `<form method="post" action="/sessions/logout-one">
+        ${csrfField(csrfToken)}
         <input type="hidden" name="fingerprint" value="${escapeHtml(info.fingerprint)}">
         <button type="submit" class="plain logout-one">Log out</button>
       </form>`;
@@ -186,6 +203,7 @@ function devicesSection(view: PageView): string {
       ? `<p>It can still log you out everywhere at once, this browser included: every session
   you logged in before now stops working.</p>
   <form method="post" action="/sessions/logout-everywhere">
+    ${csrfField(view.csrfToken)}
     <button type="submit" id="logout-everywhere" class="plain">Log out everywhere</button>
   </form>`
       : "";
@@ -199,11 +217,12 @@ function devicesSection(view: PageView): string {
   return `<section id="devices-panel" class="wide">
   <h2>Your sessions</h2>
   <ul id="devices" class="devices">
-    ${devices.sessions.map(deviceItem).join("\n    ")}
+    ${devices.sessions.map((info) => deviceItem(info, view.csrfToken)).join("\n    ")}
   </ul>
   ${
     others
       ? `<form method="post" action="/sessions/logout-others">
+    ${csrfField(view.csrfToken)}
     <button type="submit" id="logout-others" class="plain">Log out other devices</button>
   </form>`
       : `<p class="hint" id="no-other-devices">You are logged in nowhere else.</p>`
@@ -212,11 +231,13 @@ function devicesSection(view: PageView): string {
 }
 
 function cartSection(view: PageView): string {
-  const buttons = view.cart.map(({ item }) =>
-    `<form method="post" action="/cart/add"><input type="hidden" name="item" value="${
-      escapeHtml(item)
-    }"><button type="submit" id="add-${escapeHtml(item)}">Add ${escapeHtml(item)}</button></form>`
-  ).join("\n    ");
+  const csrf = csrfField(view.csrfToken);
+  const buttons = view.cart.map(({ item }) => {
+    const name = escapeHtml(item);
+    const fields = `${csrf}<input type="hidden" name="item" value="${name}">`;
+    const button = `<button type="submit" id="add-${name}">Add ${name}</button>`;
+    return `<form method="post" action="/cart/add">${fields}${button}</form>`;
+  }).join("\n    ");
   const held = view.cart.filter((line) => line.count > 0);
   const list = held.length === 0
     ? `<p id="cart-empty">The cart is empty.</p>`
@@ -270,6 +291,7 @@ function sessionSection(view: PageView): string {
  * const html = renderPage({
  *   store: "MemoryStore", user: undefined, failedLogins: 0, notices: [],
  *   cart: [{ item: "apple", count: 0 }], fingerprint: undefined, idleSeconds: 1800, data: {},
+ *   csrfToken: "token-from-session.csrfToken()",
  * });
  * ```
  */

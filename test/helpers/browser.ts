@@ -9,7 +9,13 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Cookie, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Cookie,
+  type Page,
+} from "playwright-core";
 import { buildDemoApp, DEMO_USER } from "../../examples/demo/app.ts";
 import { serve } from "../kit/oak_server.ts";
 import { openOwnStore, type OwnStore, type StoreKind } from "../kit/stores.ts";
@@ -53,10 +59,7 @@ export async function launchChromium(): Promise<TestBrowser> {
     });
   } catch (error) {
     rmSync(profile, { recursive: true, force: true });
-    throw new Error(
-      `Chromium did not start from ${CHROMIUM_PATH}; the browser tests need it: ` +
-        `apt-get install chromium\n${(error as Error).message}`,
-    );
+    throw notStarted(error);
   }
   return {
     context,
@@ -68,12 +71,41 @@ export async function launchChromium(): Promise<TestBrowser> {
 }
 
 /**
+ * Start Chromium headless for several browser contexts (separate "devices",
+ * each with its own cookies); fails saying how to install it.
+ */
+export async function launchChromiumBrowser(): Promise<Browser> {
+  try {
+    return await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+  } catch (error) {
+    throw notStarted(error);
+  }
+}
+
+function notStarted(error: unknown): Error {
+  return new Error(
+    `Chromium did not start from ${CHROMIUM_PATH}; the browser tests need it: ` +
+      `apt-get install chromium\n${(error as Error).message}`,
+  );
+}
+
+/**
  * Holds requests until `count` of them wait, then lets them all go: two
  * requests held this way were both in flight at once, by construction.
  */
 export class Gate {
   #count = 0;
   #waiting: Array<() => void> = [];
+  #arrivals = 0;
+
+  /** How many requests reached `pass`: the `POST /cart/add` requests whose handler ran. */
+  get arrivals(): number {
+    return this.#arrivals;
+  }
 
   /** Make the next `count` calls of `pass` wait for each other. */
   arm(count: number): void {
@@ -82,6 +114,7 @@ export class Gate {
 
   /** The demo's `holdCartAdd`: passes at once unless armed. */
   pass = (): Promise<void> => {
+    this.#arrivals++;
     if (this.#count === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
