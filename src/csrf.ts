@@ -203,8 +203,8 @@ export function crossOriginVerdict(
   csrf: ResolvedCsrf,
 ): "same-origin" | "unmarked" | CsrfRefusalReason | undefined {
   const request = ctx.request;
-  const method = request.method ?? "GET";
-  if (csrf.unchecked.has(method) || csrf.unchecked.has(method.toUpperCase())) return undefined;
+  // Methods are case-sensitive: "get" is not GET, and is checked.
+  if (csrf.unchecked.has(request.method ?? "GET")) return undefined;
   if (isExempt(request.url?.pathname ?? "/", csrf)) return undefined;
   const headers = request.headers;
   const site = headers?.get("sec-fetch-site") ?? null;
