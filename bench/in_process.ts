@@ -21,15 +21,22 @@
  * connection has it, printed), on this runtime's SQLite driver (better-sqlite3
  * on Node.js, `node:sqlite` on Deno, `bun:sqlite` on Bun); on Node.js also
  * redis, webdis and postgres (opened by test/kit/stores.ts), for profiles.
- * A store may carry a variant (`memory+onEvent`): the same store with the
- * session options of {@link sessionOptionsFor}.
+ * A store may carry a variant: `memory+onEvent` runs with the session
+ * options of {@link sessionOptionsFor}; `sqlite+normal` sets `PRAGMA
+ * synchronous = NORMAL` on the connection (SQLite's advice for WAL: no
+ * corruption, but a power loss may undo the last commits), to show what the
+ * default `FULL`'s flush of every commit costs.
  *
- * `--only-sessions` runs only the app with sessions (no bare batches, no
- * comparison), for a CPU profile of the library:
+ * `--profile DIR` writes, for each store and scenario, a V8 CPU profile of
+ * the measured batches of bare Oak and one of those with sessions
+ * (`node:inspector`, Node.js only), and prints how many requests each holds.
+ * The second less the first, function by function, is what sessions add,
+ * much of it in Oak's own cookie and header code and in promise
+ * continuations, which a profile shows outside the middleware's stack:
  *
- *   node --cpu-prof --cpu-prof-dir=bench/profiles --import tsx bench/in_process.ts \
- *     --stores sqlite --scenarios write --only-sessions
- *   npx tsx bench/profile_summary.ts bench/profiles/<file>.cpuprofile --requests <n>
+ *   npx tsx bench/in_process.ts --stores sqlite --scenarios write --profile /tmp/p
+ *   npx tsx bench/profile_summary.ts /tmp/p/sqlite-write-sessions.cpuprofile \
+ *     --minus /tmp/p/sqlite-write-bare.cpuprofile --requests 36000
  *
  * `--baseline DIR` measures the library of another checkout (its `mod.ts`,
  * say a worktree of the commit before a change) in the same rounds, as a
@@ -40,9 +47,9 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { Application } from "@oakserver/oak";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -66,14 +73,14 @@ const { values } = parseArgs({
     scenarios: { type: "string", default: IN_PROCESS_SCENARIOS.join(",") },
     requests: { type: "string", default: "4000" },
     rounds: { type: "string", default: "9" },
-    "only-sessions": { type: "boolean", default: false },
+    profile: { type: "string" },
     baseline: { type: "string" },
     json: { type: "string" },
   },
 });
 const REQUESTS = Number(values.requests);
 const ROUNDS = Number(values.rounds);
-const ONLY_SESSIONS = values["only-sessions"];
+const PROFILE_DIR = values.profile;
 const RUNTIME = "Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : "Node.js";
 const SECRET = process.env.COOKIE_SECRET ?? "an in-process benchmark secret of 32+ chars";
 const dir = mkdtempSync(join(tmpdir(), "oak-sessions-inproc-"));
@@ -86,6 +93,7 @@ const dir = mkdtempSync(join(tmpdir(), "oak-sessions-inproc-"));
 export function sessionOptionsFor(variant: string | undefined): SessionOptions | undefined {
   switch (variant) {
     case undefined:
+    case "normal": // a connection setting, not a session option
       return undefined;
     case "onEvent":
       // Someone listens, and does nothing: what remains is the cost of emitting.
@@ -119,9 +127,11 @@ interface Opened {
 async function openSqliteStore(
   lib: Library,
   file: string,
+  variant?: string,
 ): Promise<Opened & { sqlite: ours.SqliteStore }> {
   const sql = await openRuntimeSqlite(file);
   const sqlite = new lib.SqliteStore(sql.db);
+  if (variant === "normal") sql.db.exec("PRAGMA synchronous = NORMAL");
   const synchronous = ["OFF", "NORMAL", "FULL", "EXTRA"][Number(sql.pragma("synchronous"))];
   return {
     store: sqlite,
@@ -135,18 +145,23 @@ async function openSqliteStore(
   };
 }
 
-async function open(kind: string, lib: Library, tag = ""): Promise<Opened> {
+async function open(
+  kind: string,
+  variant: string | undefined,
+  lib: Library,
+  tag = "",
+): Promise<Opened> {
   switch (kind) {
     case "memory": {
       const store = new lib.MemoryStore();
       return { store, description: "MemoryStore", close: () => store.close() };
     }
     case "sqlite": {
-      const opened = await openSqliteStore(lib, join(dir, `sessions${tag}.db`));
+      const opened = await openSqliteStore(lib, join(dir, `sessions${tag}.db`), variant);
       return { ...opened, description: `SqliteStore (${opened.description})` };
     }
     case "cookie": {
-      const revocations = await openSqliteStore(lib, join(dir, `revocations${tag}.db`));
+      const revocations = await openSqliteStore(lib, join(dir, `revocations${tag}.db`), variant);
       return {
         store: new lib.CookieStore(SECRET, { revocations: revocations.sqlite }),
         description: `CookieStore (revocations in SqliteStore, ${revocations.description})`,
@@ -213,6 +228,33 @@ async function batch(app: Application, path: string, cookie: string | undefined)
   return (cpuMicros() - start) / REQUESTS;
 }
 
+/** `ROUNDS` batches; their CPU µs per request. */
+async function batches(app: Application, path: string, cookie: string | undefined) {
+  let sum = 0;
+  for (let r = 0; r < ROUNDS; r++) sum += await batch(app, path, cookie);
+  return sum / ROUNDS;
+}
+
+/** Run `work` under V8's CPU profiler (100 µs sampling) and write the profile to `file`. */
+async function profiled<T>(file: string, work: () => Promise<T>): Promise<T> {
+  const { Session: Inspector } = await import("node:inspector");
+  const inspector = new Inspector();
+  inspector.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      inspector.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+    );
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 100 });
+  await post("Profiler.start");
+  const result = await work();
+  const { profile } = await post("Profiler.stop") as { profile: object };
+  inspector.disconnect();
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(profile));
+  return result;
+}
+
 /** The session cookie(s) a login sets, as a Cookie header; checked to open its session. */
 async function loginCookie(app: Application): Promise<string> {
   const res = await once(app, "/new", undefined);
@@ -245,7 +287,7 @@ for (const name of values.stores.split(",")) {
   const opened: Opened[] = [];
   try {
     options = sessionOptionsFor(variant);
-    opened.push(await open(kind, ours));
+    opened.push(await open(kind, variant, ours));
     const a = bare();
     const b = withSessions(ours, opened[0].store, options);
     console.log(`\n${name}: ${opened[0].description}`);
@@ -254,7 +296,7 @@ for (const name of values.stores.split(",")) {
     let c: Application | undefined;
     let baseCookie: string | undefined;
     if (baseline !== undefined) {
-      opened.push(await open(kind, baseline, "-baseline"));
+      opened.push(await open(kind, variant, baseline, "-baseline"));
       c = withSessions(baseline, opened[1].store, options);
       baseCookie = await loginCookie(c);
     }
@@ -263,20 +305,20 @@ for (const name of values.stores.split(",")) {
       const withCookie = scenario === "read" || scenario === "write";
       const sent = withCookie ? cookie : undefined;
       const baseSent = withCookie ? baseCookie : undefined;
-      if (ONLY_SESSIONS) {
-        const cpu: number[] = [];
-        for (let r = 0; r < ROUNDS; r++) cpu.push(await batch(b, path, sent));
-        console.log(
-          `| ${RUNTIME} | ${name} | ${scenario} | with sessions ${
-            spread(cpu).median.toFixed(1)
-          } µs/request (${ROUNDS * REQUESTS} requests) |`,
-        );
-        continue;
-      }
       // Warm-up.
       await batch(a, path, sent);
       await batch(b, path, sent);
       if (c) await batch(c, path, baseSent);
+      if (PROFILE_DIR !== undefined) {
+        const file = (what: string) => join(PROFILE_DIR, `${name}-${scenario}-${what}.cpuprofile`);
+        const x = await profiled(file("bare"), () => batches(a, path, sent));
+        const y = await profiled(file("sessions"), () => batches(b, path, sent));
+        console.log(
+          `  ${file("{bare,sessions}")}: ${ROUNDS * REQUESTS} requests each, ` +
+            `CPU ${x.toFixed(1)} and ${y.toFixed(1)} µs/request (under the profiler)`,
+        );
+        continue;
+      }
       const added: number[] = [];
       const before: number[] = [];
       const bareCpu: number[] = [];

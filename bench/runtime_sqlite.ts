@@ -10,7 +10,7 @@ import type { SqliteDatabase } from "../mod.ts";
 
 /** An open connection, and the driver's name. */
 export interface RuntimeSqlite {
-  db: SqliteDatabase & { close(): void };
+  db: SqliteDatabase & { close(): void; exec(sql: string): unknown };
   driver: "better-sqlite3" | "node:sqlite" | "bun:sqlite";
   /** `PRAGMA name` as the connection answers it now (`synchronous` -> `2`). */
   pragma(name: string): unknown;
@@ -20,6 +20,7 @@ export interface RuntimeSqlite {
 export async function openRuntimeSqlite(file: string): Promise<RuntimeSqlite> {
   type Db = SqliteDatabase & {
     close(): void;
+    exec(sql: string): unknown;
     prepare(sql: string): { get(): Record<string, unknown> | undefined };
   };
   type Driver = new (path: string) => Db;
