@@ -336,6 +336,7 @@ for (const name of values.stores.split(",")) {
         bare: spread(bareCpu),
         added: spread(added),
         target: inProcessTarget(name, scenario),
+        setup: opened[0].description,
       };
       if (c) row.before = spread(before);
       rows.push(row);

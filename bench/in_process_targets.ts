@@ -28,7 +28,7 @@ export const IN_PROCESS_SCENARIO_TEXT: Record<InProcessScenario, string> = {
 /** The stores measured in process. */
 export const IN_PROCESS_STORES = ["memory", "cookie", "sqlite"] as const;
 
-/** Targets, in added µs per request, by scenario and store (issue 24). `anonymous` has none. */
+/** Targets, in added µs per request, by scenario and store. `anonymous` has none. */
 export const IN_PROCESS_TARGETS: Record<string, Record<string, number>> = {
   read: { memory: 3, cookie: 10, sqlite: 10 },
   write: { memory: 8, cookie: 20, sqlite: 25 },
@@ -53,6 +53,8 @@ export interface InProcessRow {
   added: Spread;
   /** The target, when one applies. */
   target?: number;
+  /** The store's set-up (driver, journal mode, synchronous), for the reader. */
+  setup?: string;
   /** What another checkout's library added in the same rounds (`--baseline`). */
   before?: Spread;
 }
