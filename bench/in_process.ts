@@ -24,8 +24,10 @@
  * A store may carry a variant: `memory+onEvent` runs with the session
  * options of {@link sessionOptionsFor}; `sqlite+normal` sets `PRAGMA
  * synchronous = NORMAL` on the connection (SQLite's advice for WAL: no
- * corruption, but a power loss may undo the last commits), to show what the
- * default `FULL`'s flush of every commit costs.
+ * corruption, but a power loss may undo the last commits), to show what
+ * `FULL`'s flush of every commit costs where it is the default (node:sqlite;
+ * better-sqlite3 already runs WAL databases with `NORMAL`). The memory store
+ * with no variant is the app where nobody listens to events.
  *
  * `--profile DIR` writes, for each store and scenario, a V8 CPU profile of
  * the measured batches of bare Oak and one of those with sessions
