@@ -18,11 +18,8 @@ export interface RuntimeSqlite {
 
 /** Open `file` with this runtime's driver. */
 export async function openRuntimeSqlite(file: string): Promise<RuntimeSqlite> {
-  type Db = SqliteDatabase & {
-    close(): void;
-    exec(sql: string): unknown;
-    prepare(sql: string): { get(): Record<string, unknown> | undefined };
-  };
+  type Db = SqliteDatabase & { close(): void; exec(sql: string): unknown };
+  type Row = Record<string, unknown> | undefined;
   type Driver = new (path: string) => Db;
   // Specifiers in variables: Node 20 has no node:sqlite, tsc resolves neither built-in.
   const [driver, name] = "Deno" in globalThis
@@ -36,6 +33,10 @@ export async function openRuntimeSqlite(file: string): Promise<RuntimeSqlite> {
   return {
     db,
     driver,
-    pragma: (pragma) => Object.values(db.prepare(`PRAGMA ${pragma}`).get() ?? {})[0],
+    pragma(pragma) {
+      const statement = (db as unknown as { prepare(sql: string): { get(): Row } })
+        .prepare(`PRAGMA ${pragma}`);
+      return Object.values(statement.get() ?? {})[0];
+    },
   };
 }
