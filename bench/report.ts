@@ -120,6 +120,11 @@ export interface RunInfo {
   elapsedSeconds: number;
   /** What a reader should know about this run (left-out rows, failures, load). */
   notes: string[];
+  /**
+   * The in-process part of the run (`bench/in_process.ts`), as Markdown
+   * lines: its table with the targets, met or missed. Empty when left out.
+   */
+  inProcess: string[];
 }
 
 /** A target and whether it was met. */
@@ -291,6 +296,7 @@ export function resultsMarkdown(
   out.push("# oak-sessions benchmark results", "");
   out.push(...measuredOn(info), "");
   out.push(`![${CHART_ALT}](results.svg)`, "");
+  if (info.inProcess.length > 0) out.push("## In process", "", ...info.inProcess, "");
   out.push("## Server CPU per request", "");
   out.push(wrap(HOW_TO_READ.join(" ")), "");
   out.push(...perRuntime(rows, "###", runtimeIntro(info)));
@@ -390,6 +396,9 @@ export function docsSection(
     "",
     `![${CHART_ALT}](../bench/results.svg)`,
     "",
+    ...(info.inProcess.length > 0 ? ["#### In process", "", ...info.inProcess, ""] : []),
+    "#### Over HTTP",
+    "",
     wrap(HOW_TO_READ.join(" ")),
     "",
     ...perRuntime(rows, "####", runtimeIntro(info)),
@@ -405,19 +414,21 @@ export function docsSection(
   ].join("\n");
 }
 
-/** The generated part of the README: oak-sessions' own rows and the target tally. */
-export function readmeSection(info: RunInfo, rows: Row[], targets: TargetCheck[]): string {
-  const ours = rows.filter((r) => r.subject.ours);
+/** The generated part of the README: the in-process table with its targets, and the tally. */
+export function readmeSection(info: RunInfo, targets: TargetCheck[]): string {
   return [
     ...measuredOn(info),
     "",
-    `![${CHART_ALT}](bench/results.svg)`,
+    ...info.inProcess,
     "",
-    ...perRuntime(ours, "####", runtimeIntro(info)),
     wrap(
-      `${targetSummary(targets)} Every target, the peers' rows and the round trips are in ` +
+      `${targetSummary(targets)} Over HTTP, oak-sessions' server CPU per request against bare ` +
+        `Oak, and the peers (express-session, koa-session, @fastify/session, hono-sessions) ` +
+        `against their own bare frameworks, are in ` +
         "[docs/benchmarks.md](docs/benchmarks.md#latest-results) and " +
-        "[bench/RESULTS.md](bench/RESULTS.md).",
+        "[bench/RESULTS.md](bench/RESULTS.md); what each " +
+        "missed target is spent on, from CPU profiles, in " +
+        "[docs/benchmarks.md](docs/benchmarks.md#what-a-session-still-costs-and-why).",
     ),
   ].join("\n");
 }

@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: what a session costs per request, for oak-sessions on
  * every store on Node.js, on Deno and on Bun, and for its peers, each against its
- * own bare framework on the same runtime in the same run. Writes
+ * own bare framework on the same runtime in the same run. It starts with the
+ * in-process benchmark (`bench/in_process.ts`, on Node.js and Deno: Oak's
+ * `app.handle` in one process, bare and with sessions, with oak-sessions'
+ * targets met or missed), then measures over HTTP. Writes
  * bench/RESULTS.md, bench/results.svg and the results sections of
  * docs/benchmarks.md and the README, and prints the tables. `--help` for
  * flags; `--quick` (or BENCH_QUICK=1) for a short check of the whole path.
@@ -51,8 +54,11 @@ import {
   type RunInfo,
   type TargetCheck,
   targetSummary,
+  wrap,
 } from "./report.ts";
 import { BARE_BODIES, PATHS, SECRET, USER } from "./servers/common.ts";
+import { type InProcessRow, inProcessTable, inProcessTargets } from "./in_process_targets.ts";
+import { runInProcess } from "./in_process_run.ts";
 import {
   FRAMEWORKS,
   matches,
@@ -69,6 +75,9 @@ import {
 /** The defaults, and the short run of `--quick` (or BENCH_QUICK=1). */
 const DEFAULTS = { rounds: "3", warmup: "1", prime: "500", "count-requests": "20" };
 const QUICK = { rounds: "2", warmup: "0", prime: "1000", "count-requests": "10" };
+/** The in-process part's size, in a full run and with `--quick`. */
+const IN_PROCESS = { rounds: 9, requests: 4000 };
+const QUICK_IN_PROCESS = { rounds: 2, requests: 1000 };
 
 const HELP = `npm run bench -- [flags]
 
@@ -97,6 +106,8 @@ const HELP = `npm run bench -- [flags]
   --count-requests N sequential requests per round-trip count (default ${
   DEFAULTS["count-requests"]
 })
+  --no-in-process    leave out the in-process part (bench/in_process.ts on Node.js and Deno,
+                     run first: ${IN_PROCESS.rounds} rounds of ${IN_PROCESS.requests} requests, --quick: ${QUICK_IN_PROCESS.rounds} of ${QUICK_IN_PROCESS.requests})
   --profile          run the Oak servers on Node.js under node --cpu-prof (bench/profiles/)
   --write / --no-write  write RESULTS.md, results.svg and the results sections of
                      docs/benchmarks.md and README.md (default: only for a full run, no
@@ -124,6 +135,7 @@ const { values: flags } = parseArgs({
     "redis-db": { type: "string", default: "12" },
     "count-requests": { type: "string" },
     profile: { type: "boolean", default: false },
+    "no-in-process": { type: "boolean", default: false },
     write: { type: "boolean" },
     "no-write": { type: "boolean" },
     "out-dir": { type: "string" },
@@ -325,7 +337,10 @@ async function main(): Promise<void> {
     notes.push("Deno is not installed (node_modules/deno), so the Deno rows are left out.");
     log("deno: not installed; its rows are left out");
   }
-  const deno = subjects.some((s) => s.runtime === "deno") ? denoVersion() : undefined;
+  // Deno runs the in-process part too, unless that is left out.
+  const denoRuns = subjects.some((s) => s.runtime === "deno") ||
+    (!flags["no-in-process"] && hasDeno());
+  const deno = denoRuns ? denoVersion() : undefined;
   const bun = subjects.some((s) => s.runtime === "bun") ? bunVersion() : undefined;
   if (subjects.some((s) => s.runtime === "bun") && bun === undefined) {
     subjects = subjects.filter((s) => s.runtime !== "bun");
@@ -346,6 +361,22 @@ async function main(): Promise<void> {
   log(
     `machine: ${machine(deno, bun)}; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`,
   );
+
+  // In process first, while none of the servers below is running.
+  const inProcessRows: InProcessRow[] = [];
+  const inProcessSize = quick ? QUICK_IN_PROCESS : IN_PROCESS;
+  if (!flags["no-in-process"] && subjects.some((s) => s.ours)) {
+    const size = inProcessSize;
+    for (const runtime of hasDeno() ? ["node", "deno"] as const : ["node"] as const) {
+      log(
+        `in process on ${RUNTIME_LABEL[runtime]} (bench/in_process.ts, ${size.rounds} rounds ` +
+          `of ${size.requests} requests)`,
+      );
+      const rows = runInProcess(runtime, size);
+      if (rows) inProcessRows.push(...rows);
+      else notes.push(`The in-process benchmark failed on ${RUNTIME_LABEL[runtime]}.`);
+    }
+  }
 
   // Services.
   if (subjects.some((s) => s.needs) && !(await redisReachable())) {
@@ -535,7 +566,7 @@ async function main(): Promise<void> {
       ));
     }
   }
-  const targets = checkTargets(rows, countRows);
+  const targets = [...inProcessTargets(inProcessRows), ...checkTargets(rows, countRows)];
   for (const r of rows) {
     if (r.bad > 0) {
       notes.push(
@@ -566,9 +597,24 @@ async function main(): Promise<void> {
     denoServer: deno ? DENO_SERVER : undefined,
     elapsedSeconds: (performance.now() - started) / 1000,
     notes,
+    inProcess: inProcessRows.length === 0 ? [] : [
+      wrap(
+        "In one process (`bench/in_process.ts`): Oak's `app.handle(request)`, bare and with " +
+          `oak-sessions taking turns in ${inProcessSize.rounds} rounds of ` +
+          `${inProcessSize.requests} requests each; CPU µs per request that the library adds ` +
+          "over bare Oak, as the median (min to max) over the rounds, and its target. read: the cookie of a prior login, one key read; write: that cookie, " +
+          "one key changed; new: no cookie, one key stored (a first write and its " +
+          "Set-Cookie); anonymous: the session untouched. SQLite keeps the synchronous " +
+          "setting its driver gives the connection (SqliteStore sets WAL and leaves that " +
+          `alone): ${sqliteSetups(inProcessRows)}.`,
+      ),
+      "",
+      inProcessTable(inProcessRows),
+    ],
   };
 
   log("");
+  if (inProcessRows.length > 0) log(`In process\n${inProcessTable(inProcessRows)}\n`);
   log(consoleTable(rows));
   log("");
   for (const t of targets) log(`${t.met ? "✓" : "✗"} ${t.text}`);
@@ -587,7 +633,7 @@ async function main(): Promise<void> {
     spawnSync(DENO, ["fmt", "--quiet", svg], { cwd: ROOT, stdio: "ignore" });
     const pages = [
       { file: join("docs", "benchmarks.md"), section: docsSection(info, rows, countRows, targets) },
-      { file: "README.md", section: readmeSection(info, rows, targets) },
+      { file: "README.md", section: readmeSection(info, targets) },
     ];
     const written = [join(into, "RESULTS.md"), svg];
     for (const page of pages) {
@@ -603,6 +649,15 @@ async function main(): Promise<void> {
       } s)`,
     );
   }
+}
+
+/** How SQLite was set up on each runtime in the in-process rows, in words. */
+function sqliteSetups(rows: InProcessRow[]): string {
+  const seen = new Map<string, string>();
+  for (const r of rows) {
+    if (r.store === "sqlite" && r.setup) seen.set(r.runtime, r.setup);
+  }
+  return [...seen].map(([runtime, setup]) => `${runtime} ${setup}`).join("; ");
 }
 
 /**

@@ -1,6 +1,9 @@
 /**
  * Base64url (RFC 4648 section 5) without padding, on plain `Uint8Array`s, so
- * the same code runs on every runtime without `Buffer` or `atob`.
+ * the same code runs on every runtime without `Buffer` or `atob`. On Node.js
+ * the bytes are turned into text and back by `node:buffer` (native, about
+ * twice as fast for a cookie's few hundred characters), after the same
+ * checks: the results are the same.
  *
  * Decoding is strict: it accepts only the canonical encoding of some bytes.
  * Anything else (padding, whitespace, characters outside the alphabet, an
@@ -10,6 +13,8 @@
  *
  * @module
  */
+
+import { isNode, nodeBuffer } from "./node_builtins.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -21,6 +26,17 @@ const ascii = new TextDecoder();
 const DECODE = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
+/** Only characters of the alphabet (checked before the native decoder, which skips others). */
+const ALPHABET_ONLY = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Node's native codec, for inputs long enough to repay the call (a session ID
+ * or a key ID is cheaper in JavaScript). Elsewhere `node:buffer` is a layer in
+ * JavaScript, no faster than the code below.
+ */
+const NATIVE_FROM = 64;
+const NativeBuffer = isNode ? nodeBuffer?.Buffer : undefined;
+
 /**
  * The unpadded base64url text of `bytes`.
  *
@@ -30,6 +46,10 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
  * ```
  */
 export function encodeBase64Url(bytes: Uint8Array): string {
+  if (NativeBuffer !== undefined && bytes.length >= NATIVE_FROM) {
+    // A view of the same memory, no copy; Node writes base64url unpadded.
+    return NativeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64url");
+  }
   // The output's character codes go into bytes first and become a string in
   // one native decode: several times faster than growing a string per group.
   const full = bytes.length - (bytes.length % 3);
@@ -73,6 +93,15 @@ export function decodeBase64Url(s: string): Uint8Array<ArrayBuffer> | null {
   const len = s.length;
   const tail = len % 4;
   if (tail === 1) return null;
+  if (NativeBuffer !== undefined && len >= NATIVE_FROM) {
+    // The checks of the loop below, then Node's decoder: every character in
+    // the alphabet, and the unused bits of the last one zero (canonical).
+    if (!ALPHABET_ONLY.test(s)) return null;
+    if (tail !== 0 && (DECODE[s.charCodeAt(len - 1)] & (tail === 2 ? 15 : 3)) !== 0) return null;
+    const b = NativeBuffer.from(s, "base64url");
+    // A plain Uint8Array over the same memory (a Buffer is a subclass).
+    return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.length);
+  }
   const out = new Uint8Array(((len - tail) / 4) * 3 + (tail === 0 ? 0 : tail - 1));
   let o = 0;
   let i = 0;

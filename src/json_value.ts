@@ -29,7 +29,19 @@ export function toJson(key: string, value: unknown): string {
  * serialising it.
  */
 export function checkJsonValue(key: string, value: unknown): void {
-  walk(value, 0, { key, open: [], path: [], forks: [], forkCount: 0, moreForks: new Set() });
+  // Most session values are a string, a boolean or a number: nothing to walk,
+  // and no walk state to allocate on every set().
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return;
+    case "number":
+      if (Number.isFinite(value)) return;
+      break;
+    case "object":
+      if (value === null) return;
+  }
+  walk(value, 0, { key, open: [], path: [], forks: [], forkCount: 0, moreForks: undefined });
 }
 
 // One walk over the value, linear in its size. `open[d]` is the container
@@ -54,8 +66,8 @@ interface Walk {
   readonly forks: object[];
   /** How many of `forks` are on the current path. */
   forkCount: number;
-  /** Forks of the current path beyond the first FORKS_SCANNED. */
-  readonly moreForks: Set<object>;
+  /** Forks of the current path beyond the first FORKS_SCANNED (made when first needed). */
+  moreForks: Set<object> | undefined;
 }
 
 const FORKS_SCANNED = 32;
@@ -129,7 +141,7 @@ function walk(value: unknown, depth: number, w: Walk): void {
   }
   if (containers >= 2) {
     // Forks close in the reverse order they opened: the latest is last.
-    if (w.moreForks.size > 0) w.moreForks.delete(obj);
+    if (w.moreForks !== undefined && w.moreForks.size > 0) w.moreForks.delete(obj);
     else w.forkCount--;
   }
 }
@@ -143,8 +155,9 @@ function branch(w: Walk, depth: number, obj: object): void {
     forks[count] = obj;
     w.forkCount = count + 1;
   } else {
-    if (w.moreForks.has(obj)) circular(w, depth, obj);
-    w.moreForks.add(obj);
+    const more = w.moreForks ??= new Set();
+    if (more.has(obj)) circular(w, depth, obj);
+    more.add(obj);
   }
 }
 

@@ -85,6 +85,15 @@ export class RequestCookies implements CookieJar {
     return Promise.resolve(this.value(name));
   }
 
+  /**
+   * The cookie's value at once when `options` (or the app's default) read it
+   * unsigned, as `get` would resolve; `null` when it is signed and only
+   * `get` (Oak's jar) can check it.
+   */
+  unsignedValue(name: string, options?: Record<string, unknown>): string | undefined | null {
+    return (options?.signed ?? this.#signedByDefault) ? null : this.value(name);
+  }
+
   /** An unsigned cookie's value, at once. */
   value(name: string): string | undefined {
     if (this.#header === null || this.#header === "") return undefined;

@@ -68,6 +68,30 @@ describe("base64url", () => {
     assert.deepEqual(decodeBase64Url("Zm8"), bytes("fo"));
   });
 
+  it("refuses the same in long values as in short ones (a cookie's length)", () => {
+    // Long inputs may take another decoder (Node's native one): the same rules hold.
+    const body = encodeBase64Url(crypto.getRandomValues(new Uint8Array(150)));
+    for (
+      const bad of [
+        body + "Zg==",
+        body + "+/+/",
+        body.slice(0, 100) + "\n" + body.slice(100),
+        body.slice(0, 100) + " " + body.slice(100),
+        body + "Z",
+        body + "Zh",
+        body + "Zm9",
+        body + "é",
+        "é" + body,
+        body.slice(0, 100) + "%" + body.slice(101),
+      ]
+    ) {
+      assert.equal(decodeBase64Url(bad), null, JSON.stringify(bad.slice(-8)));
+    }
+    const good = decodeBase64Url(body + "Zm8");
+    assert.ok(good instanceof Uint8Array && Object.getPrototypeOf(good) === Uint8Array.prototype);
+    assert.deepEqual(good.subarray(150), bytes("fo"));
+  });
+
   it("never throws, whatever it is given", () => {
     for (
       const v of [

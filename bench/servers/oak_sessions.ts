@@ -35,9 +35,9 @@ const kind = process.env.STORE ?? "memory";
 if (!isStoreKind(kind)) throw new Error(`STORE must be a store kind, got ${kind}`);
 
 const sql: CallCounts = { SELECT: 0, "INSERT/UPDATE/DELETE": 0, "BEGIN/COMMIT": 0 };
-// On Bun the cookie store's revocations live in bun:sqlite too (examples/stores.ts
-// opens them with better-sqlite3).
-const opened = (kind === "sqlite" && RUNTIME !== "node") || (kind === "cookie" && RUNTIME === "bun")
+// On Deno and Bun the cookie store's revocations live in the built-in SQLite too
+// (examples/stores.ts opens them with better-sqlite3, whose native addon neither loads).
+const opened = (kind === "sqlite" || kind === "cookie") && RUNTIME !== "node"
   ? await openBuiltInSqlite(kind, sql)
   : await openCounted(kind, sql);
 const ops: CallCounts = {};

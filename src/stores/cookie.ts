@@ -8,6 +8,7 @@ import { cryptoBackend } from "../crypto_backend.ts";
 import { SessionConfigError, SessionTooLargeError, SessionValueError } from "../errors.ts";
 import { checkNearMisses, checkOptionKeys, keysOf } from "../option_keys.ts";
 import { COOKIE_GET_OPTION_KEYS, COOKIE_SET_OPTION_KEYS } from "../cookie_options.ts";
+import { RequestCookies } from "../request_cookies.ts";
 import { isSessionId } from "../session_id.ts";
 import { sha256Base64Url } from "../sha256.ts";
 import {
@@ -206,6 +207,8 @@ export class CookieStore implements ClientStore {
   readonly #keys: SealKeys;
   readonly #compress: boolean;
   readonly #getOptions: Record<string, unknown> | undefined;
+  /** Chunk cookie names by index, made once (a request looks up eleven). */
+  readonly #chunkNames: string[] = [];
   readonly #setDeleteOptions: Record<string, unknown>;
   readonly #revocations: ServerStore | undefined;
   /** Revocations of one user in flight in this process, by record key, so they run in turn. */
@@ -435,7 +438,7 @@ export class CookieStore implements ClientStore {
   }
 
   #chunkName(i: number): string {
-    return i === 0 ? this.cookieName : `${this.cookieName}.${i}`;
+    return this.#chunkNames[i] ??= i === 0 ? this.cookieName : `${this.cookieName}.${i}`;
   }
 
   #options(cookieOptions: Record<string, unknown>): Record<string, unknown> {
@@ -450,9 +453,14 @@ export class CookieStore implements ClientStore {
    */
   async #requestChunks(cookies: CookieJar, last: number): Promise<(string | undefined)[]> {
     const out: (string | undefined)[] = [];
+    // The request's cookies parsed once by the middleware answer unsigned
+    // reads at once: eleven lookups without eleven promise hops.
+    const parsed = cookies instanceof RequestCookies ? cookies : undefined;
     let end = 0;
     for (let i = 0; i <= last; i++) {
-      const v = await cookies.get(this.#chunkName(i), this.#getOptions);
+      const name = this.#chunkName(i);
+      let v = parsed === undefined ? null : parsed.unsignedValue(name, this.#getOptions);
+      if (v === null) v = await cookies.get(name, this.#getOptions);
       const present = typeof v === "string" && v.length > 0;
       out.push(present ? v : undefined);
       if (present) end = i + 1;
