@@ -71,7 +71,11 @@ import { openRuntimeSqlite } from "./runtime_sqlite.ts";
 
 const { values } = parseArgs({
   options: {
-    stores: { type: "string", default: IN_PROCESS_STORES.join(",") },
+    // memory+onEvent beside memory: what a listener of events costs, and that none costs nothing.
+    stores: {
+      type: "string",
+      default: ["memory", "memory+onEvent", ...IN_PROCESS_STORES.slice(1)].join(","),
+    },
     scenarios: { type: "string", default: IN_PROCESS_SCENARIOS.join(",") },
     requests: { type: "string", default: "4000" },
     rounds: { type: "string", default: "9" },

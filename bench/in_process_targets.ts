@@ -35,8 +35,13 @@ export const IN_PROCESS_TARGETS: Record<string, Record<string, number>> = {
   new: { memory: 12, cookie: 25, sqlite: 35 },
 };
 
-/** The target of `store` (its base name: `memory+onEvent` has memory's) in `scenario`, if any. */
+/**
+ * The target of `store` in `scenario`, if any: a store's variant has its
+ * base store's (`sqlite+normal` has SQLite's), but for `+onEvent`, which
+ * shows what a listener costs beside the same store without one.
+ */
 export function inProcessTarget(store: string, scenario: string): number | undefined {
+  if (store.endsWith("+onEvent")) return undefined;
   return IN_PROCESS_TARGETS[scenario]?.[store.split("+")[0]];
 }
 
