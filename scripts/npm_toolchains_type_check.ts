@@ -12,7 +12,7 @@
  * The set covers each version of each axis at least once and the newest of
  * each together, not every combination; `TOOLCHAINS=all` runs them all. Two
  * rows cannot work, for reasons in Oak's own declaration files, and name the
- * error tsc must give (the README says why), so the check fails if that ever
+ * error tsc must give (docs/api.md says why), so the check fails if that ever
  * changes: Oak 12's declarations import files without extensions (TS2834
  * under `moduleResolution: nodenext`) that it does not ship (TS2307 under
  * `bundler`), and Oak's declarations reference `@types/node`: Oak 12, and
@@ -55,7 +55,7 @@ interface Toolchain {
    * `@types/node`, and Oak 12's always (they import files it does not ship).
    */
   skipLibCheck: boolean;
-  /** Whether tsc must pass; else the error it must report (the README says why). */
+  /** Whether tsc must pass; else the error it must report (docs/api.md says why). */
   expect: "pass" | { fails: string };
 }
 
@@ -84,7 +84,7 @@ const covering: Toolchain[] = [
   row("^6", "^22", "^14"),
   row("^5", "^20", "^12"),
   row("^5", "latest", "^13"),
-  // What cannot work, with the error the README quotes for each.
+  // What cannot work, with the error docs/api.md quotes for each.
   {
     ...row("^7", "latest", "^12"),
     skipLibCheck: false,
@@ -275,7 +275,7 @@ try {
       const started = performance.now();
       const [title, problem] = await check(t, tarball, seed);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      const expected = t.expect === "pass" ? "" : " (fails as the README says)";
+      const expected = t.expect === "pass" ? "" : " (fails as docs/api.md says)";
       console.log(`${problem === null ? "ok  " : "FAIL"} ${title}${expected} (${seconds} s)`);
       if (problem !== null) {
         failed++;
